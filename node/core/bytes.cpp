@@ -1,0 +1,58 @@
+#include "node/core/bytes.hpp"
+
+namespace jisr {
+
+void ByteWriter::varint(uint64_t v) {
+  while (v >= 0x80) {
+    out_.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out_.push_back(static_cast<char>(v));
+}
+
+void ByteWriter::bytes(std::string_view s) {
+  varint(s.size());
+  out_.append(s);
+}
+
+std::optional<uint64_t> ByteReader::varint() {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (pos_ >= in_.size()) return std::nullopt;
+    const auto b = static_cast<uint8_t>(in_[pos_++]);
+    v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if ((b & 0x80) == 0) return v;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string_view> ByteReader::bytes(size_t max_len) {
+  auto len = varint();
+  if (!len || *len > max_len || *len > in_.size() - pos_) return std::nullopt;
+  auto out = in_.substr(pos_, *len);
+  pos_ += *len;
+  return out;
+}
+
+std::optional<uint8_t> ByteReader::u8() {
+  if (pos_ >= in_.size()) return std::nullopt;
+  return static_cast<uint8_t>(in_[pos_++]);
+}
+
+std::string be64_key(uint64_t v) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    out[i] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+  return out;
+}
+
+std::optional<uint64_t> parse_be64_key(std::string_view key) {
+  if (key.size() != 8) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : key) v = (v << 8) | static_cast<uint8_t>(c);
+  return v;
+}
+
+}  // namespace jisr

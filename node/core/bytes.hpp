@@ -1,0 +1,47 @@
+// Bounded binary encoding used for values stored in LMDB: LEB128 varints, length-prefixed
+// strings, big-endian u64 keys (so LMDB's byte order is numeric order).
+// ByteReader never reads past its input; every getter reports failure instead.
+// Thread-safety: values; a reader or writer belongs to one thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace jisr {
+
+class ByteWriter {
+ public:
+  void varint(uint64_t v);
+  void bytes(std::string_view s);  // varint length, then the bytes
+  void raw(std::string_view s) { out_.append(s); }
+  void u8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
+  std::string& str() { return out_; }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+class ByteReader {
+ public:
+  explicit ByteReader(std::string_view in) : in_(in) {}
+  std::optional<uint64_t> varint();
+  // A view into the input; valid as long as the input is.
+  std::optional<std::string_view> bytes(size_t max_len = 1 << 30);
+  std::optional<uint8_t> u8();
+  bool at_end() const { return pos_ == in_.size(); }
+  // What has not been read yet.
+  std::string_view rest() const { return in_.substr(pos_); }
+
+ private:
+  std::string_view in_;
+  size_t pos_ = 0;
+};
+
+// 8 bytes, big-endian: numeric order equals byte order, as LMDB keys need.
+std::string be64_key(uint64_t v);
+std::optional<uint64_t> parse_be64_key(std::string_view key);
+
+}  // namespace jisr

@@ -1,0 +1,74 @@
+#include "node/core/record.hpp"
+
+#include <algorithm>
+
+#include "node/core/bytes.hpp"
+
+namespace jisr {
+namespace {
+constexpr uint8_t kFieldsFormat = 1;
+constexpr uint64_t kMaxFields = 1024;
+constexpr size_t kMaxNameBytes = 256;
+constexpr size_t kMaxValueBytes = 1 << 20;
+}  // namespace
+
+void FieldMap::set(std::string_view name, std::string value) {
+  if (value.empty()) {
+    erase(name);
+    return;
+  }
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), name,
+                             [](const Entry& e, std::string_view n) { return e.first < n; });
+  if (it != entries_.end() && it->first == name) {
+    it->second = std::move(value);
+  } else {
+    entries_.insert(it, Entry{std::string(name), std::move(value)});
+  }
+}
+
+void FieldMap::erase(std::string_view name) {
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), name,
+                             [](const Entry& e, std::string_view n) { return e.first < n; });
+  if (it != entries_.end() && it->first == name) entries_.erase(it);
+}
+
+std::optional<std::string_view> FieldMap::get(std::string_view name) const {
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), name,
+                             [](const Entry& e, std::string_view n) { return e.first < n; });
+  if (it != entries_.end() && it->first == name) return std::string_view(it->second);
+  return std::nullopt;
+}
+
+std::string encode_fields(const FieldMap& fields) {
+  ByteWriter w;
+  w.u8(kFieldsFormat);
+  w.varint(fields.size());
+  for (const auto& [name, value] : fields) {
+    w.bytes(name);
+    w.bytes(value);
+  }
+  return w.take();
+}
+
+Result<FieldMap> decode_fields(std::string_view bytes) {
+  ByteReader r(bytes);
+  const auto bad = [](const char* what) { return make_error(Errc::kInternal, what, "record"); };
+  auto format = r.u8();
+  if (!format || *format != kFieldsFormat) return bad("unknown record encoding");
+  auto count = r.varint();
+  if (!count || *count > kMaxFields) return bad("corrupt record: field count");
+  FieldMap out;
+  std::string_view previous;
+  for (uint64_t i = 0; i < *count; ++i) {
+    auto name = r.bytes(kMaxNameBytes);
+    auto value = r.bytes(kMaxValueBytes);
+    if (!name || !value || name->empty() || value->empty()) return bad("corrupt record: field");
+    if (i > 0 && *name <= previous) return bad("corrupt record: field order");
+    previous = *name;
+    out.set(*name, std::string(*value));
+  }
+  if (!r.at_end()) return bad("corrupt record: trailing bytes");
+  return out;
+}
+
+}  // namespace jisr

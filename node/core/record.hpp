@@ -1,0 +1,53 @@
+// Record: one case as a flat map of named fields (DESIGN.md "Records"), plus the local id,
+// version and change sequence that the store assigns. Fields are kept sorted by name so that
+// two records with the same content encode to the same bytes (content hashing, idempotence).
+// An absent field and an empty field are the same thing: empty values are never stored.
+// Thread-safety: value type.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "node/core/ids.hpp"
+#include "node/core/result.hpp"
+
+namespace jisr {
+
+class FieldMap {
+ public:
+  using Entry = std::pair<std::string, std::string>;
+
+  // Sets or replaces a field; an empty value erases it.
+  void set(std::string_view name, std::string value);
+  void erase(std::string_view name);
+  // nullopt when the field is absent. The view lives as long as this map is unchanged.
+  std::optional<std::string_view> get(std::string_view name) const;
+  bool has(std::string_view name) const { return get(name).has_value(); }
+  size_t size() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
+  auto begin() const { return entries_.begin(); }
+  auto end() const { return entries_.end(); }
+  bool operator==(const FieldMap&) const = default;
+
+ private:
+  std::vector<Entry> entries_;  // sorted by name, unique names, non-empty values
+};
+
+struct Record {
+  RecordId id;
+  uint64_t version = 0;  // 1 for the first stored content, +1 on each change
+  uint64_t seq = 0;      // position in the store's global change sequence
+  FieldMap fields;
+};
+
+// Canonical bytes of a field map (sorted, length-prefixed): the content that versions and
+// hashes are computed over.
+std::string encode_fields(const FieldMap& fields);
+// Bounded decode: at most 1024 fields, each name <= 256 bytes and value <= 1 MiB.
+Result<FieldMap> decode_fields(std::string_view bytes);
+
+}  // namespace jisr

@@ -1,0 +1,201 @@
+#include "node/core/record_schema.hpp"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#include "node/core/partial_date.hpp"
+
+namespace jisr {
+namespace {
+
+constexpr std::string_view kMissingPersonYaml = R"(# Jisr record schema: missing-person (built in).
+# Each field: type (string, date, enum, bool, integer), optional values (enum),
+# identity (true when the field helps identify the person) and max_bytes.
+# A name ending in * is a pattern: consent_share_* covers consent_share_iimp, consent_share_mpfp...
+schema: missing-person
+fields:
+  given_name:           { type: string, identity: true, max_bytes: 256 }
+  father_name:          { type: string, identity: true, max_bytes: 256 }
+  grandfather_name:     { type: string, identity: true, max_bytes: 256 }
+  family_name:          { type: string, identity: true, max_bytes: 256 }
+  mother_name:          { type: string, identity: true, max_bytes: 256 }
+  sex:                  { type: enum, values: [male, female, unknown] }
+  birth_date:           { type: date, identity: true }
+  age_at_disappearance: { type: integer }
+  birth_place:          { type: string, identity: true, max_bytes: 256 }
+  missing_date:         { type: date }
+  missing_place:        { type: string, max_bytes: 256 }
+  national_id:          { type: string, identity: true, max_bytes: 64 }
+  circumstances:        { type: string, max_bytes: 8192 }
+  reporter_phone:       { type: string, max_bytes: 64 }
+  source:               { type: string, max_bytes: 128 }
+  status:               { type: enum, values: [open, located, closed] }
+  "consent_share_*":    { type: enum, values: ["yes", "no"] }
+)";
+
+std::optional<FieldType> parse_type(std::string_view s) {
+  if (s == "string") return FieldType::kString;
+  if (s == "date") return FieldType::kDate;
+  if (s == "enum") return FieldType::kEnum;
+  if (s == "bool") return FieldType::kBool;
+  if (s == "integer") return FieldType::kInteger;
+  return std::nullopt;
+}
+
+bool valid_field_name(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string_view field_type_name(FieldType t) {
+  switch (t) {
+    case FieldType::kString: return "string";
+    case FieldType::kDate: return "date";
+    case FieldType::kEnum: return "enum";
+    case FieldType::kBool: return "bool";
+    case FieldType::kInteger: return "integer";
+  }
+  return "string";
+}
+
+const FieldSpec* RecordSchema::find(std::string_view field) const {
+  for (const auto& f : fields_) {
+    if (!f.is_pattern && f.name == field) return &f;
+  }
+  for (const auto& f : fields_) {
+    if (f.is_pattern && field.size() > f.name.size() && field.starts_with(f.name) &&
+        valid_field_name(field)) {
+      return &f;
+    }
+  }
+  return nullptr;
+}
+
+std::vector<std::string> RecordSchema::identity_fields() const {
+  std::vector<std::string> out;
+  for (const auto& f : fields_) {
+    if (f.identity && !f.is_pattern) out.push_back(f.name);
+  }
+  return out;
+}
+
+Result<std::string> RecordSchema::canonical_value(std::string_view field,
+                                                  std::string_view value) const {
+  const FieldSpec* spec = find(field);
+  if (!spec) return make_error(Errc::kInvalidInput, fmt::format("unknown field '{}'", field));
+  if (value.size() > spec->max_bytes) {
+    return make_error(Errc::kInvalidInput,
+                      fmt::format("field '{}' longer than {} bytes", field, spec->max_bytes));
+  }
+  switch (spec->type) {
+    case FieldType::kString:
+      return std::string(value);
+    case FieldType::kDate: {
+      auto d = PartialDate::parse(value);
+      if (!d) {
+        return make_error(Errc::kInvalidInput,
+                          fmt::format("field '{}' is not a date (YYYY, YYYY-MM or YYYY-MM-DD)", field));
+      }
+      return d->to_string();
+    }
+    case FieldType::kEnum:
+      for (const auto& v : spec->values) {
+        if (v == value) return std::string(value);
+      }
+      return make_error(Errc::kInvalidInput,
+                        fmt::format("field '{}' has a value outside its list", field));
+    case FieldType::kBool:
+      if (value == "true" || value == "yes" || value == "1") return std::string("true");
+      if (value == "false" || value == "no" || value == "0") return std::string("false");
+      return make_error(Errc::kInvalidInput, fmt::format("field '{}' is not true/false", field));
+    case FieldType::kInteger: {
+      if (value.empty() || value.size() > 12) {
+        return make_error(Errc::kInvalidInput, fmt::format("field '{}' is not a number", field));
+      }
+      for (char c : value) {
+        if (c < '0' || c > '9') {
+          return make_error(Errc::kInvalidInput, fmt::format("field '{}' is not a number", field));
+        }
+      }
+      return std::string(value);
+    }
+  }
+  return make_error(Errc::kInternal, "unhandled field type");
+}
+
+Result<RecordSchema> RecordSchema::load(YamlSource& src) {
+  RecordSchema schema;
+  const auto& root = src.root();
+  if (!src.ok()) return src.to_error();
+  if (!src.expect_map(root, "schema document")) return src.to_error();
+  src.check_keys(root, {"schema", "fields"});
+  if (auto name = src.scalar(root["schema"], "schema")) schema.name_ = *name;
+  const auto fields = root["fields"];
+  if (src.expect_map(fields, "fields")) {
+    for (const auto& kv : fields) {
+      FieldSpec spec;
+      std::string name = kv.first.Scalar();
+      if (name.ends_with('*')) {
+        spec.is_pattern = true;
+        name.pop_back();
+      }
+      if (!valid_field_name(name)) {
+        src.error(kv.first, fmt::format("field name '{}' must be [a-z0-9_]{{1,64}}", name));
+        continue;
+      }
+      spec.name = name;
+      const auto& body = kv.second;
+      if (!src.expect_map(body, "field")) continue;
+      src.check_keys(body, {"type", "values", "identity", "max_bytes"});
+      if (auto t = src.scalar(body["type"], "type")) {
+        if (auto type = parse_type(*t)) {
+          spec.type = *type;
+        } else {
+          src.error(body["type"], fmt::format("unknown type '{}' (string, date, enum, bool, integer)", *t));
+        }
+      }
+      if (body["values"]) {
+        if (auto values = src.string_list(body["values"], "values")) spec.values = *values;
+      }
+      if (spec.type == FieldType::kEnum && spec.values.empty()) {
+        src.error(body, "an enum field needs a non-empty 'values' list");
+      }
+      if (body["identity"]) {
+        if (auto b = src.boolean(body["identity"], "identity")) spec.identity = *b;
+      }
+      if (body["max_bytes"]) {
+        if (auto n = src.integer(body["max_bytes"], "max_bytes")) {
+          if (*n < 1 || *n > (1 << 20)) {
+            src.error(body["max_bytes"], "max_bytes must be between 1 and 1048576");
+          } else {
+            spec.max_bytes = static_cast<size_t>(*n);
+          }
+        }
+      }
+      schema.fields_.push_back(std::move(spec));
+    }
+  }
+  if (!src.ok()) return src.to_error();
+  return schema;
+}
+
+std::string_view RecordSchema::missing_person_yaml() { return kMissingPersonYaml; }
+
+const RecordSchema& RecordSchema::missing_person() {
+  // Parsed once on first use; the text is a compile-time constant, so a failure is a bug.
+  static const RecordSchema schema = [] {
+    auto src = YamlSource::from_string(kMissingPersonYaml, "<built-in missing-person schema>");
+    auto loaded = load(src);
+    if (!loaded) throw std::logic_error("built-in schema: " + loaded.error().message());
+    return std::move(loaded).value();
+  }();
+  return schema;
+}
+
+}  // namespace jisr

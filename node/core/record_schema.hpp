@@ -1,0 +1,58 @@
+// RecordSchema: the fields a record may have, their types and which identify a person
+// (DESIGN.md "Records"). Loaded once from YAML (the `missing-person` schema is built in and
+// written to DIR/schema.yaml by `jisr init`; a deployment may edit it or provide its own).
+// A field name ending in `*` is a pattern (e.g. `consent_share_*` for one consent field per
+// peer). Thread-safety: immutable after load; share freely.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "node/core/result.hpp"
+#include "node/core/yaml_source.hpp"
+
+namespace jisr {
+
+enum class FieldType { kString, kDate, kEnum, kBool, kInteger };
+
+std::string_view field_type_name(FieldType t);
+
+struct FieldSpec {
+  std::string name;        // exact name, or a prefix when is_pattern
+  bool is_pattern = false; // name was written with a trailing '*'
+  FieldType type = FieldType::kString;
+  std::vector<std::string> values;  // allowed values of an enum
+  bool identity = false;   // used to identify a person (match keys, minimisation reports)
+  size_t max_bytes = 4096; // longest value accepted
+};
+
+class RecordSchema {
+ public:
+  const std::string& name() const { return name_; }
+  const std::vector<FieldSpec>& fields() const { return fields_; }
+  // The spec governing `field` (exact names before patterns); nullptr when unknown.
+  const FieldSpec* find(std::string_view field) const;
+  bool knows(std::string_view field) const { return find(field) != nullptr; }
+  // Names of the identity fields, in schema order.
+  std::vector<std::string> identity_fields() const;
+
+  // Checks and canonicalises a value for a field: dates must be YYYY, YYYY-MM or YYYY-MM-DD,
+  // enums one of their values, bools true/false/yes/no/1/0 (stored as true/false), integers
+  // decimal. Returns the canonical value, or a one-line reason (no value echoed back, since
+  // values may be personal data).
+  Result<std::string> canonical_value(std::string_view field, std::string_view value) const;
+
+  // Loads a schema document; all problems are reported with positions.
+  static Result<RecordSchema> load(YamlSource& source);
+  // The built-in `missing-person` schema.
+  static const RecordSchema& missing_person();
+  static std::string_view missing_person_yaml();
+
+ private:
+  std::string name_;
+  std::vector<FieldSpec> fields_;
+};
+
+}  // namespace jisr

@@ -1,0 +1,160 @@
+// Env: the node's LMDB environment, and the only code that talks to LMDB (with env.cpp).
+// Move-only ReadTxn and WriteTxn (distinct types; both abort in their destructor unless
+// committed). Env::write() runs a function in a write transaction, commits on success and,
+// when the map is full, aborts, grows the map and runs the function again (so the function
+// must only have effects inside the transaction). Lookups return std::optional.
+//
+// Thread-safety: Env is shared by all threads of a process. A transaction belongs to one
+// thread for its whole life and never spans a co_await. LMDB serialises writers (also across
+// processes: `jisr import` may run while `jisr serve` does). Read transactions stay short.
+// A string_view returned by a transaction is valid only until that transaction ends.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "node/core/result.hpp"
+#include "node/store/schema.hpp"
+
+struct MDB_env;
+struct MDB_txn;
+
+namespace jisr::store {
+
+struct EnvOptions {
+  size_t initial_map_bytes = size_t{64} << 20;  // first map size; grows by doubling when full
+  size_t max_map_bytes = size_t{1} << 40;       // growth stops here (then writes fail: full)
+  bool read_only = false;                       // open for reading only (no table creation)
+  bool durable = true;                          // false: no fsync on commit (benchmarks only)
+};
+
+class Env;
+
+// Read operations shared by both kinds of transaction.
+class TxnView {
+ public:
+  TxnView(const TxnView&) = delete;
+  TxnView& operator=(const TxnView&) = delete;
+
+  std::optional<std::string_view> get(Table table, std::string_view key) const;
+  // Calls fn(key, value) for keys >= from in order until fn returns false.
+  Result<void> scan(Table table, std::string_view from,
+                    const std::function<bool(std::string_view, std::string_view)>& fn) const;
+  // Same, for keys that start with prefix.
+  Result<void> scan_prefix(Table table, std::string_view prefix,
+                           const std::function<bool(std::string_view, std::string_view)>& fn) const;
+  // The last (greatest) key and its value, if the table is not empty.
+  std::optional<std::pair<std::string_view, std::string_view>> last(Table table) const;
+  // Number of entries.
+  uint64_t count(Table table) const;
+
+ protected:
+  TxnView(Env* env, MDB_txn* txn) : env_(env), txn_(txn) {}
+  TxnView(TxnView&& other) noexcept
+      : env_(std::exchange(other.env_, nullptr)), txn_(std::exchange(other.txn_, nullptr)) {}
+  ~TxnView() = default;
+  unsigned dbi(Table table) const;
+
+  Env* env_;
+  MDB_txn* txn_;
+};
+
+class ReadTxn : public TxnView {
+ public:
+  ReadTxn(ReadTxn&& other) noexcept : TxnView(std::move(other)), lock_(std::move(other.lock_)) {}
+  ~ReadTxn();
+
+ private:
+  friend class Env;
+  ReadTxn(Env* env, MDB_txn* txn, std::shared_lock<std::shared_mutex> lock)
+      : TxnView(env, txn), lock_(std::move(lock)) {}
+  std::shared_lock<std::shared_mutex> lock_;
+};
+
+class WriteTxn : public TxnView {
+ public:
+  WriteTxn(WriteTxn&& other) noexcept
+      : TxnView(std::move(other)), lock_(std::move(other.lock_)), map_full_(other.map_full_) {}
+  ~WriteTxn();
+
+  Result<void> put(Table table, std::string_view key, std::string_view value);
+  // Appends a key greater than every key in the table (faster; fails otherwise).
+  Result<void> append(Table table, std::string_view key, std::string_view value);
+  // Returns false when the key was absent.
+  Result<bool> del(Table table, std::string_view key);
+  // Removes every entry of a table.
+  Result<void> clear(Table table);
+
+  bool map_full() const { return map_full_; }
+
+ private:
+  friend class Env;
+  WriteTxn(Env* env, MDB_txn* txn, std::shared_lock<std::shared_mutex> lock)
+      : TxnView(env, txn), lock_(std::move(lock)) {}
+  Result<void> put_flags(Table table, std::string_view key, std::string_view value,
+                         unsigned flags);
+  Result<void> commit();
+  std::shared_lock<std::shared_mutex> lock_;
+  bool map_full_ = false;
+};
+
+class Env {
+ public:
+  // Opens (creating if needed, unless read_only) the environment in `dir`, checks the format
+  // version, and creates the tables of schema.hpp.
+  static Result<std::unique_ptr<Env>> open(const std::filesystem::path& dir,
+                                           EnvOptions options = {});
+  ~Env();
+  Env(const Env&) = delete;
+  Env& operator=(const Env&) = delete;
+
+  Result<ReadTxn> read();
+
+  // Runs fn(WriteTxn&) -> Result<R>; commits when it succeeds, aborts when it fails. On a full
+  // map, grows the map and runs fn again on a fresh transaction.
+  template <class F>
+  auto write(F&& fn) -> decltype(fn(std::declval<WriteTxn&>())) {
+    for (;;) {
+      {
+        auto txn = begin_write();
+        if (!txn) return txn.error();
+        auto result = fn(txn.value());
+        if (!txn.value().map_full()) {
+          if (!result) return result;  // the transaction aborts as it goes out of scope
+          auto committed = txn.value().commit();
+          if (committed) return result;
+          if (!txn.value().map_full()) return committed.error();
+        }
+      }  // aborted and unlocked here, so the map can grow
+      if (auto grown = grow_map(); !grown) return grown.error();
+    }
+  }
+
+  // Current map size in bytes.
+  size_t map_size() const;
+  const std::filesystem::path& dir() const { return dir_; }
+
+ private:
+  friend class TxnView;
+  friend class WriteTxn;
+  friend class ReadTxn;
+  Env() = default;
+  Result<WriteTxn> begin_write();
+  Result<void> grow_map();
+  Result<void> open_tables();
+
+  MDB_env* env_ = nullptr;
+  unsigned dbis_[static_cast<size_t>(Table::kCount)] = {};
+  EnvOptions options_;
+  std::filesystem::path dir_;
+  mutable std::shared_mutex resize_mutex_;  // shared by every txn; exclusive to grow the map
+};
+
+}  // namespace jisr::store

@@ -1,0 +1,164 @@
+#include "node/store/record_store.hpp"
+
+#include <charconv>
+
+#include "node/core/bytes.hpp"
+
+namespace jisr::store {
+namespace {
+
+constexpr uint8_t kRecordFormat = 1;
+constexpr std::string_view kLastSeqKey = "last_seq";
+constexpr std::string_view kLiveKey = "live_records";
+
+struct StoredRecord {
+  uint64_t version = 0;
+  uint64_t seq = 0;
+  bool deleted = false;
+  std::string_view fields;  // encoded, view into the transaction
+};
+
+Result<StoredRecord> decode_stored(std::string_view value) {
+  ByteReader r(value);
+  auto format = r.u8();
+  auto version = r.varint();
+  auto seq = r.varint();
+  auto deleted = r.u8();
+  if (!format || *format != kRecordFormat || !version || !seq || !deleted) {
+    return make_error(Errc::kInternal, "corrupt stored record", "records");
+  }
+  return StoredRecord{*version, *seq, *deleted != 0, r.rest()};
+}
+
+std::string encode_stored(uint64_t version, uint64_t seq, bool deleted, std::string_view fields) {
+  ByteWriter w;
+  w.u8(kRecordFormat);
+  w.varint(version);
+  w.varint(seq);
+  w.u8(deleted ? 1 : 0);
+  w.raw(fields);
+  return w.take();
+}
+
+std::string encode_change(const RecordId& id, uint64_t version, bool deleted) {
+  ByteWriter w;
+  w.bytes(id.str());
+  w.varint(version);
+  w.u8(deleted ? 1 : 0);
+  return w.take();
+}
+
+uint64_t read_counter(const TxnView& txn, std::string_view key) {
+  auto v = txn.get(Table::kMeta, key);
+  if (!v) return 0;
+  uint64_t n = 0;
+  std::from_chars(v->data(), v->data() + v->size(), n);
+  return n;
+}
+
+Result<void> write_counter(WriteTxn& txn, std::string_view key, uint64_t n) {
+  return txn.put(Table::kMeta, key, std::to_string(n));
+}
+
+// Takes the next sequence number and records the change, dropping the record's previous
+// change entry so that `changes` holds only the latest change of each record.
+Result<uint64_t> record_change(WriteTxn& txn, const RecordId& id, uint64_t version, bool deleted,
+                               uint64_t previous_seq) {
+  const uint64_t seq = read_counter(txn, kLastSeqKey) + 1;
+  JISR_TRY(write_counter(txn, kLastSeqKey, seq));
+  if (previous_seq != 0) {
+    JISR_TRY(txn.del(Table::kChanges, be64_key(previous_seq)));
+  }
+  JISR_TRY(txn.append(Table::kChanges, be64_key(seq), encode_change(id, version, deleted)));
+  return seq;
+}
+
+}  // namespace
+
+Result<PutOutcome> RecordStore::put(WriteTxn& txn, const RecordId& id, const FieldMap& fields) {
+  const std::string encoded = encode_fields(fields);
+  uint64_t version = 1;
+  uint64_t previous_seq = 0;
+  bool existed_live = false;
+  if (auto existing = txn.get(Table::kRecords, id.str())) {
+    JISR_TRY(auto stored, decode_stored(*existing));
+    if (!stored.deleted && stored.fields == encoded) return PutOutcome::kUnchanged;
+    version = stored.version + 1;
+    previous_seq = stored.seq;
+    existed_live = !stored.deleted;
+  }
+  JISR_TRY(auto seq, record_change(txn, id, version, false, previous_seq));
+  JISR_TRY(txn.put(Table::kRecords, id.str(), encode_stored(version, seq, false, encoded)));
+  if (!existed_live) {
+    JISR_TRY(write_counter(txn, kLiveKey, read_counter(txn, kLiveKey) + 1));
+    return PutOutcome::kInserted;
+  }
+  return PutOutcome::kUpdated;
+}
+
+Result<bool> RecordStore::remove(WriteTxn& txn, const RecordId& id) {
+  auto existing = txn.get(Table::kRecords, id.str());
+  if (!existing) return false;
+  JISR_TRY(auto stored, decode_stored(*existing));
+  if (stored.deleted) return false;
+  const uint64_t version = stored.version + 1;
+  JISR_TRY(auto seq, record_change(txn, id, version, true, stored.seq));
+  JISR_TRY(txn.put(Table::kRecords, id.str(), encode_stored(version, seq, true, encode_fields({}))));
+  JISR_TRY(write_counter(txn, kLiveKey, read_counter(txn, kLiveKey) - 1));
+  return true;
+}
+
+Result<std::optional<Record>> RecordStore::get(const TxnView& txn, const RecordId& id) const {
+  auto value = txn.get(Table::kRecords, id.str());
+  if (!value) return std::optional<Record>();
+  JISR_TRY(auto stored, decode_stored(*value));
+  if (stored.deleted) return std::optional<Record>();
+  JISR_TRY(auto fields, decode_fields(stored.fields));
+  return std::optional<Record>(Record{id, stored.version, stored.seq, std::move(fields)});
+}
+
+Result<void> RecordStore::for_each(const TxnView& txn,
+                                   const std::function<bool(const Record&)>& fn) const {
+  Result<void> inner = ok();
+  JISR_TRY(txn.scan(Table::kRecords, {}, [&](std::string_view key, std::string_view value) {
+    auto stored = decode_stored(value);
+    if (!stored) {
+      inner = stored.error();
+      return false;
+    }
+    if (stored.value().deleted) return true;
+    auto fields = decode_fields(stored.value().fields);
+    if (!fields) {
+      inner = fields.error();
+      return false;
+    }
+    return fn(Record{RecordId(std::string(key)), stored.value().version, stored.value().seq,
+                     std::move(fields).value()});
+  }));
+  return inner;
+}
+
+uint64_t RecordStore::count(const TxnView& txn) const { return read_counter(txn, kLiveKey); }
+
+uint64_t RecordStore::last_seq(const TxnView& txn) const { return read_counter(txn, kLastSeqKey); }
+
+Result<void> RecordStore::changes_since(const TxnView& txn, uint64_t after,
+                                        const std::function<bool(const Change&)>& fn) const {
+  Result<void> inner = ok();
+  JISR_TRY(txn.scan(Table::kChanges, be64_key(after + 1),
+                    [&](std::string_view key, std::string_view value) {
+                      ByteReader r(value);
+                      auto seq = parse_be64_key(key);
+                      auto id = r.bytes(256);
+                      auto version = r.varint();
+                      auto deleted = r.u8();
+                      if (!seq || !id || !version || !deleted) {
+                        inner = make_error(Errc::kInternal, "corrupt change entry", "changes");
+                        return false;
+                      }
+                      return fn(Change{*seq, RecordId(std::string(*id)), *version, *deleted != 0});
+                    }));
+  return inner;
+}
+
+}  // namespace jisr::store

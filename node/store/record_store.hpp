@@ -1,0 +1,58 @@
+// RecordStore: local records in LMDB with versions and the global change sequence
+// (DESIGN.md "Records"). put() gives a record version 1 when new and +1 when its content
+// changes, and a new change-sequence number each time; unchanged content changes nothing (so
+// re-importing a file is idempotent). The `changes` table holds one entry per record, its
+// latest change, in sequence order: what later sync work reads to fill the per-peer outboxes.
+//
+// Thread-safety: stateless beyond the Env reference; every call takes the caller's
+// transaction, so it is as thread-safe as the transactions are (one per thread).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+
+#include "node/core/record.hpp"
+#include "node/core/result.hpp"
+#include "node/store/env.hpp"
+
+namespace jisr::store {
+
+enum class PutOutcome { kInserted, kUpdated, kUnchanged };
+
+// One entry of the change sequence.
+struct Change {
+  uint64_t seq = 0;
+  RecordId id;
+  uint64_t version = 0;
+  bool deleted = false;
+};
+
+class RecordStore {
+ public:
+  explicit RecordStore(Env& env) : env_(env) {}
+
+  Env& env() { return env_; }
+
+  // Stores the content of a record. fields must already be canonical for the schema.
+  Result<PutOutcome> put(WriteTxn& txn, const RecordId& id, const FieldMap& fields);
+  // Deletes a record (keeps a tombstone and records a change). false when it did not exist.
+  Result<bool> remove(WriteTxn& txn, const RecordId& id);
+
+  // The live record, or nullopt when absent or deleted.
+  Result<std::optional<Record>> get(const TxnView& txn, const RecordId& id) const;
+  // Calls fn for every live record in id order until it returns false.
+  Result<void> for_each(const TxnView& txn, const std::function<bool(const Record&)>& fn) const;
+  // Number of live records.
+  uint64_t count(const TxnView& txn) const;
+  // The last change-sequence number handed out (0 for an empty store).
+  uint64_t last_seq(const TxnView& txn) const;
+  // Calls fn for each change with seq > after, in order, until fn returns false.
+  Result<void> changes_since(const TxnView& txn, uint64_t after,
+                             const std::function<bool(const Change&)>& fn) const;
+
+ private:
+  Env& env_;
+};
+
+}  // namespace jisr::store
