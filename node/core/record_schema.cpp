@@ -11,22 +11,23 @@ namespace {
 
 constexpr std::string_view kMissingPersonYaml = R"(# Jisr record schema: missing-person (built in).
 # Each field: type (string, date, enum, bool, integer), optional values (enum),
-# identity (true when the field helps identify the person) and max_bytes.
+# identity (true when the field helps identify the person), max_bytes, and match: the field's
+# role in record linkage (name, date, place, id, category, text; absent: not matched).
 # A name ending in * is a pattern: consent_share_* covers consent_share_iimp, consent_share_mpfp...
 schema: missing-person
 fields:
-  given_name:           { type: string, identity: true, max_bytes: 256 }
-  father_name:          { type: string, identity: true, max_bytes: 256 }
-  grandfather_name:     { type: string, identity: true, max_bytes: 256 }
-  family_name:          { type: string, identity: true, max_bytes: 256 }
-  mother_name:          { type: string, identity: true, max_bytes: 256 }
-  sex:                  { type: enum, values: [male, female, unknown] }
-  birth_date:           { type: date, identity: true }
+  given_name:           { type: string, identity: true, match: name, max_bytes: 256 }
+  father_name:          { type: string, identity: true, match: name, max_bytes: 256 }
+  grandfather_name:     { type: string, identity: true, match: name, max_bytes: 256 }
+  family_name:          { type: string, identity: true, match: name, max_bytes: 256 }
+  mother_name:          { type: string, identity: true, match: name, max_bytes: 256 }
+  sex:                  { type: enum, values: [male, female, unknown], match: category }
+  birth_date:           { type: date, identity: true, match: date }
   age_at_disappearance: { type: integer }
-  birth_place:          { type: string, identity: true, max_bytes: 256 }
-  missing_date:         { type: date }
-  missing_place:        { type: string, max_bytes: 256 }
-  national_id:          { type: string, identity: true, max_bytes: 64 }
+  birth_place:          { type: string, identity: true, match: place, max_bytes: 256 }
+  missing_date:         { type: date, match: date }
+  missing_place:        { type: string, match: place, max_bytes: 256 }
+  national_id:          { type: string, identity: true, match: id, max_bytes: 64 }
   circumstances:        { type: string, max_bytes: 8192 }
   reporter_phone:       { type: string, max_bytes: 64 }
   source:               { type: string, max_bytes: 128 }
@@ -51,7 +52,31 @@ bool valid_field_name(std::string_view s) {
   return true;
 }
 
+std::optional<MatchRole> parse_role(std::string_view s) {
+  if (s == "none") return MatchRole::kNone;
+  if (s == "name") return MatchRole::kName;
+  if (s == "date") return MatchRole::kDate;
+  if (s == "place") return MatchRole::kPlace;
+  if (s == "id") return MatchRole::kId;
+  if (s == "category") return MatchRole::kCategory;
+  if (s == "text") return MatchRole::kText;
+  return std::nullopt;
+}
+
 }  // namespace
+
+std::string_view match_role_name(MatchRole r) {
+  switch (r) {
+    case MatchRole::kNone: return "none";
+    case MatchRole::kName: return "name";
+    case MatchRole::kDate: return "date";
+    case MatchRole::kPlace: return "place";
+    case MatchRole::kId: return "id";
+    case MatchRole::kCategory: return "category";
+    case MatchRole::kText: return "text";
+  }
+  return "none";
+}
 
 std::string_view field_type_name(FieldType t) {
   switch (t) {
@@ -152,7 +177,7 @@ Result<RecordSchema> RecordSchema::load(YamlSource& src) {
       spec.name = name;
       const auto& body = kv.second;
       if (!src.expect_map(body, "field")) continue;
-      src.check_keys(body, {"type", "values", "identity", "max_bytes"});
+      src.check_keys(body, {"type", "values", "identity", "max_bytes", "match"});
       if (auto t = src.scalar(body["type"], "type")) {
         if (auto type = parse_type(*t)) {
           spec.type = *type;
@@ -168,6 +193,16 @@ Result<RecordSchema> RecordSchema::load(YamlSource& src) {
       }
       if (body["identity"]) {
         if (auto b = src.boolean(body["identity"], "identity")) spec.identity = *b;
+      }
+      if (body["match"]) {
+        if (auto r = src.scalar(body["match"], "match")) {
+          if (auto role = parse_role(*r)) {
+            spec.match = *role;
+          } else {
+            src.error(body["match"],
+                      fmt::format("unknown match role '{}' (name, date, place, id, category, text, none)", *r));
+          }
+        }
       }
       if (body["max_bytes"]) {
         if (auto n = src.integer(body["max_bytes"], "max_bytes")) {

@@ -17,7 +17,20 @@ namespace jisr {
 
 enum class FieldType { kString, kDate, kEnum, kBool, kInteger };
 
+// How record linkage treats a field (node/match normalises and compares by role, so a schema
+// with other fields, e.g. street or postcode, works through config alone).
+enum class MatchRole {
+  kNone,      // not used for matching
+  kName,      // a personal or family name: script folding, phonetic skeleton
+  kDate,      // a (partial) date: year/month/day with tolerance
+  kPlace,     // a place name: folding plus alternative names
+  kId,        // an identifier such as a national id: digits only
+  kCategory,  // a small closed value such as sex: exact
+  kText,      // other free text compared by normalised tokens (e.g. street address, postcode)
+};
+
 std::string_view field_type_name(FieldType t);
+std::string_view match_role_name(MatchRole r);
 
 struct FieldSpec {
   std::string name;        // exact name, or a prefix when is_pattern
@@ -26,6 +39,7 @@ struct FieldSpec {
   std::vector<std::string> values;  // allowed values of an enum
   bool identity = false;   // used to identify a person (match keys, minimisation reports)
   size_t max_bytes = 4096; // longest value accepted
+  MatchRole match = MatchRole::kNone;  // role in record linkage
 };
 
 class RecordSchema {
