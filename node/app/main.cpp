@@ -24,8 +24,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   Action action;
   add_init_command(app, action);
-  // add_import_command(app, action);
-  // add_records_command(app, action);
+  add_import_command(app, action);
+  add_records_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -174,6 +174,7 @@ Result<void> Env::open_tables() {
   if (int rc = mdb_txn_begin(env_, nullptr, txn_flags, &txn); rc != 0) {
     return lmdb_error(rc, "begin", dir_);
   }
+  // Table handles opened in an aborted transaction become invalid; every success path commits.
   for (size_t i = 0; i < kTables.size(); ++i) {
     MDB_dbi dbi = 0;
     const std::string name(kTables[i].name);
@@ -203,7 +204,8 @@ Result<void> Env::open_tables() {
                                     text, kFormatVersion),
                         dir_.string());
     }
-    mdb_txn_abort(txn);
+    // Commit, not abort: table handles opened in an aborted transaction are invalid afterwards.
+    if (int c = mdb_txn_commit(txn); c != 0) return lmdb_error(c, "commit", dir_);
     return ok();
   }
   if (options_.read_only) {

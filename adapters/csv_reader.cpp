@@ -1,0 +1,207 @@
+#include "adapters/csv_reader.hpp"
+
+#include <fmt/format.h>
+
+#include <cstring>
+#include <memory>
+
+namespace jisr::adapters {
+namespace {
+constexpr size_t kChunk = 1 << 20;
+}
+
+bool is_valid_utf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    const unsigned char c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    int extra = 0;
+    uint32_t cp = 0;
+    if ((c & 0xe0) == 0xc0) {
+      extra = 1;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      extra = 2;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      extra = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (end - p <= extra) return false;
+    for (int i = 1; i <= extra; ++i) {
+      if ((p[i] & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[extra] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    p += extra + 1;
+  }
+  return true;
+}
+
+CsvReader::CsvReader(Source source, CsvOptions options)
+    : source_(std::move(source)), options_(options) {}
+
+CsvReader CsvReader::from_string(std::string text, CsvOptions options) {
+  auto data = std::make_shared<std::string>(std::move(text));
+  auto offset = std::make_shared<size_t>(0);
+  return CsvReader(
+      [data, offset](char* buf, size_t max) -> Result<size_t> {
+        const size_t n = std::min(max, data->size() - *offset);
+        std::memcpy(buf, data->data() + *offset, n);
+        *offset += n;
+        return n;
+      },
+      options);
+}
+
+Result<bool> CsvReader::fill() {
+  if (eof_) return false;
+  if (pos_ > 0) {
+    buf_.erase(0, pos_);
+    pos_ = 0;
+  }
+  const size_t old = buf_.size();
+  buf_.resize(old + kChunk);
+  auto n = source_(buf_.data() + old, kChunk);
+  if (!n) {
+    buf_.resize(old);
+    return n.error();
+  }
+  buf_.resize(old + n.value());
+  if (n.value() == 0) eof_ = true;
+  return n.value() > 0;
+}
+
+Result<std::optional<CsvRow>> CsvReader::next() {
+  // Skip the UTF-8 BOM once, at the very start.
+  if (!started_) {
+    started_ = true;
+    while (buf_.size() < 3 && !eof_) {
+      JISR_TRY(auto more, fill());
+      if (!more) break;
+    }
+    if (buf_.size() >= 3 && buf_.compare(0, 3, "\xEF\xBB\xBF") == 0) {
+      pos_ = 3;
+      consumed_ = 3;
+    }
+  }
+  // Get one byte, refilling as needed; nullopt at the end of input.
+  const auto get = [&]() -> Result<std::optional<char>> {
+    if (pos_ >= buf_.size()) {
+      JISR_TRY(auto more, fill());
+      if (!more) return std::optional<char>();
+    }
+    ++consumed_;
+    return std::optional<char>(buf_[pos_++]);
+  };
+  const auto peek = [&]() -> Result<std::optional<char>> {
+    if (pos_ >= buf_.size()) {
+      JISR_TRY(auto more, fill());
+      if (!more) return std::optional<char>();
+    }
+    return std::optional<char>(buf_[pos_]);
+  };
+
+  JISR_TRY(auto first, peek());
+  if (!first) return std::optional<CsvRow>();
+
+  CsvRow row;
+  row.line = line_;
+  std::string field;
+  bool in_quotes = false;
+  bool was_quoted = false;
+  bool after_quote = false;  // a quoted field ended; only a delimiter or newline may follow
+  const auto set_error = [&](std::string msg) {
+    if (!row.error) row.error = std::move(msg);
+  };
+  const auto push_field = [&] {
+    if (row.error) return;
+    if (row.fields.size() >= options_.max_columns) {
+      set_error(fmt::format("more than {} columns", options_.max_columns));
+      return;
+    }
+    row.fields.push_back(std::move(field));
+    field.clear();
+  };
+  const auto add_char = [&](char c) {
+    if (row.error) return;
+    if (field.size() >= options_.max_field_bytes) {
+      set_error(fmt::format("a field is longer than {} bytes", options_.max_field_bytes));
+      field.clear();
+      return;
+    }
+    field.push_back(c);
+  };
+
+  for (;;) {
+    JISR_TRY(auto c, get());
+    if (!c) {
+      if (in_quotes) set_error("a quoted field is not closed before the end of the file");
+      push_field();
+      break;
+    }
+    const char ch = *c;
+    if (in_quotes) {
+      if (ch == '"') {
+        JISR_TRY(auto n, peek());
+        if (n && *n == '"') {
+          JISR_TRY(auto skip, get());
+          (void)skip;
+          add_char('"');
+        } else {
+          in_quotes = false;
+          after_quote = true;
+        }
+      } else {
+        if (ch == '\n') ++line_;
+        add_char(ch);
+      }
+      continue;
+    }
+    if (ch == options_.delimiter) {
+      push_field();
+      was_quoted = after_quote = false;
+      continue;
+    }
+    if (ch == '\n' || ch == '\r') {
+      if (ch == '\r') {
+        JISR_TRY(auto n, peek());
+        if (n && *n == '\n') {
+          JISR_TRY(auto skip, get());
+          (void)skip;
+        }
+      }
+      ++line_;
+      push_field();
+      break;
+    }
+    if (after_quote) {
+      set_error("text after a closing quote (a quote inside a field must be doubled)");
+      continue;
+    }
+    if (ch == '"' && field.empty() && !was_quoted) {
+      in_quotes = was_quoted = true;
+      continue;
+    }
+    // A quote inside an unquoted field is kept as a literal character (common in exports).
+    add_char(ch);
+  }
+  if (!row.error) {
+    for (const auto& f : row.fields) {
+      if (!is_valid_utf8(f)) {
+        set_error("invalid UTF-8");
+        break;
+      }
+    }
+  }
+  return std::optional<CsvRow>(std::move(row));
+}
+
+}  // namespace jisr::adapters

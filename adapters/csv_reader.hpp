@@ -1,0 +1,65 @@
+// CsvReader: a streaming RFC 4180 reader for the files case workers export (quoted fields,
+// embedded commas, quotes and newlines, CRLF or LF, a UTF-8 byte-order mark). Every input is
+// bounded: a field longer than max_field_bytes or a row with more than max_columns is reported as
+// a bad row and skipped, and reading goes on with the next row. Invalid UTF-8 makes the row bad.
+// A row's number is the physical line where it starts (what an editor shows).
+// Thread-safety: one reader per thread.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "node/core/result.hpp"
+
+namespace jisr::adapters {
+
+struct CsvOptions {
+  char delimiter = ',';
+  size_t max_field_bytes = 1 << 20;  // 1 MiB
+  size_t max_columns = 1024;
+};
+
+struct CsvRow {
+  uint64_t line = 0;                // physical line where the row starts (1-based)
+  std::vector<std::string> fields;  // decoded values
+  std::optional<std::string> error; // set when the row is malformed (fields then incomplete)
+};
+
+// Reads from a byte source; the source is a function so tests can feed strings and import can
+// feed a file in large chunks.
+class CsvReader {
+ public:
+  // Reads up to `max` bytes into `buf`; returns the count, 0 at the end, or an Error.
+  using Source = std::function<Result<size_t>(char* buf, size_t max)>;
+
+  CsvReader(Source source, CsvOptions options = {});
+  static CsvReader from_string(std::string text, CsvOptions options = {});
+
+  // The next row, or nullopt at the end of input. An Error only for I/O failure; a malformed
+  // row is returned with row.error set.
+  Result<std::optional<CsvRow>> next();
+  // Bytes consumed so far (for progress reporting).
+  uint64_t bytes_read() const { return consumed_; }
+
+ private:
+  Result<bool> fill();  // false at end of input
+
+  Source source_;
+  CsvOptions options_;
+  std::string buf_;
+  size_t pos_ = 0;
+  bool eof_ = false;
+  bool started_ = false;
+  uint64_t line_ = 1;
+  uint64_t consumed_ = 0;
+};
+
+// True when s is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
+bool is_valid_utf8(std::string_view s);
+
+}  // namespace jisr::adapters
