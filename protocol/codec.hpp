@@ -1,0 +1,48 @@
+// Framing and the wire<->domain codec. A frame is a 4-byte big-endian payload length followed by
+// one unpacked Cap'n Proto flat-array message whose root is wire::Envelope. Decoding is
+// hostile-input safe: the length is checked against the limit before anything is read, the
+// payload must be whole words, capnp reads with explicit traversal and nesting limits, and every
+// field is copied and bounded into a domain Message so no capnp reader outlives decode_payload.
+// Thread-safety: pure functions.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "node/core/result.hpp"
+#include "protocol/messages.hpp"
+
+namespace jisr::protocol {
+
+inline constexpr size_t kFrameHeaderBytes = 4;
+
+struct DecodeLimits {
+  uint32_t max_frame_bytes = 16 * 1024 * 1024;  // payload bytes (node.yaml limits.max_frame_bytes)
+  uint32_t nesting_limit = 16;                  // capnp nesting; our schema needs 5
+  uint32_t max_list_items = 1'000'000;          // any one list
+  uint32_t max_text_bytes = 1 << 20;            // any one Text or Data field
+};
+
+// The payload length announced by a frame header. Errors: kInvalidInput when it is zero or
+// larger than max_frame_bytes (the caller answers with ErrorCode::kFrameTooLarge or
+// kMalformedFrame, told apart by error.where == "frame-too-large" / "frame-empty").
+Result<uint32_t> parse_frame_header(const std::array<uint8_t, kFrameHeaderBytes>& header,
+                                    uint32_t max_frame_bytes);
+
+// Encodes a message as its payload (no header). Errors: kInvalidInput when a field exceeds
+// the limits (the peer would refuse it).
+Result<std::string> encode_payload(const Message& message, const DecodeLimits& limits = {});
+// Encodes header + payload; errors when the payload exceeds limits.max_frame_bytes.
+Result<std::string> encode_frame(const Message& message, const DecodeLimits& limits = {});
+
+// Decodes one payload (without header). Errors: kInvalidInput with a one-line reason for
+// anything malformed (bad words, pointer out of bounds, limits exceeded, unknown union member,
+// invalid ids).
+Result<Message> decode_payload(std::string_view payload, const DecodeLimits& limits = {});
+
+// Decodes a complete frame (header + payload, nothing after it). For tests and fuzzing.
+Result<Message> decode_frame(std::string_view frame, const DecodeLimits& limits = {});
+
+}  // namespace jisr::protocol

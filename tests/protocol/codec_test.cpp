@@ -1,0 +1,129 @@
+// Framing and codec: every message kind round-trips; hostile frames are refused as values.
+#include "protocol/codec.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace jisr;
+using namespace jisr::protocol;
+
+namespace {
+
+WireRecord sample_record() {
+  return WireRecord{RecordId("case-17"), 3, {{"given_name", "X"}, {"birth_date", "1990"}}};
+}
+
+std::vector<Message> one_of_each() {
+  const std::string bytes32(32, '\x7f');
+  return {
+      {1, Hello{OrgId("mpfp"), 1, 1, {"sync", "match-psi"}}},
+      {2, Ping{42}},
+      {2, Pong{42}},
+      {3, ErrorMessage{ErrorCode::kDenied, "no agreement", 9}},
+      {4, RecordBatch{"b-1", AgreementId("mou-2026"), bytes32, "tracing", 10, 12, {sample_record()}}},
+      {4, BatchReceipt{bytes32, 10, 12, 1764410000000, OrgId("iimp"), std::string(64, 's'), "b-1", 1, 0}},
+      {5, Withdrawal{"w-1", AgreementId("mou-2026"),
+                     {{RecordId("case-17"), 3, WithdrawalReason::kConsentWithdrawn}}}},
+      {5, WithdrawalReceipt{"w-1", bytes32, 1764410000000, OrgId("iimp"), std::string(64, 's'), 1}},
+      {6, MatchRequest{MatchMethod::kBloom, "job-1", AgreementId("mou-2026"), "name-year",
+                       {bytes32}, {std::string(128, 'b')}, 1, 0.8f}},
+      {6, MatchResponse{MatchMethod::kPsi, "job-1", {bytes32}, {bytes32, bytes32}, {"h1", "h2"},
+                        {{0, "h1", 1.0f}}, 2, 99}},
+      {7, RevealRequest{"job-1", AgreementId("mou-2026"), {"h1"}}},
+      {7, RevealResponse{"job-1", {sample_record()}, 1}},
+      {0, Checkpoint{100, bytes32, 1764410000000, std::string(64, 's'), OrgId("mpfp")}},
+  };
+}
+
+std::string header(uint32_t n) {
+  return {static_cast<char>(n >> 24), static_cast<char>(n >> 16), static_cast<char>(n >> 8),
+          static_cast<char>(n)};
+}
+
+}  // namespace
+
+TEST_CASE("every message kind round-trips through a frame", "[protocol][codec]") {
+  const auto messages = one_of_each();
+  REQUIRE(messages.size() == std::variant_size_v<Body>);
+  for (const auto& m : messages) {
+    INFO(message_kind_name(m.kind()));
+    auto frame = encode_frame(m);
+    REQUIRE(frame);
+    auto back = decode_frame(frame.value());
+    REQUIRE(back);
+    CHECK(back.value() == m);
+  }
+}
+
+TEST_CASE("frame headers are bounded", "[protocol][codec]") {
+  CHECK(parse_frame_header({0, 0, 0, 8}, 4096).value() == 8);
+  auto big = parse_frame_header({0, 0x10, 0, 1}, 4096);
+  REQUIRE_FALSE(big);
+  CHECK(big.error().where == "frame-too-large");
+  auto empty = parse_frame_header({0, 0, 0, 0}, 4096);
+  REQUIRE_FALSE(empty);
+  CHECK(empty.error().where == "frame-empty");
+}
+
+TEST_CASE("hostile frames are refused with one clear error", "[protocol][codec]") {
+  const auto good = encode_frame(Message{1, Ping{7}}).value();
+  SECTION("truncated payload") {
+    auto r = decode_frame(good.substr(0, good.size() - 8));
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::kInvalidInput);
+  }
+  SECTION("not whole words") {
+    auto r = decode_frame(header(5) + "abcde");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().what == "frame is not a whole number of words");
+  }
+  SECTION("garbage words") {
+    auto r = decode_frame(header(16) + std::string(16, '\xff'));
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error().what, Catch::StartsWith("malformed message"));
+  }
+  SECTION("trailing bytes after the message") {
+    const auto payload = good.substr(4) + std::string(8, '\0');
+    auto r = decode_frame(header(static_cast<uint32_t>(payload.size())) + payload);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().what == "trailing bytes after the message");
+  }
+  SECTION("oversized frame is refused before decoding") {
+    DecodeLimits small;
+    small.max_frame_bytes = 64;
+    Message batch{1, RecordBatch{"b", AgreementId("a"), "", "p", 1, 1,
+                                 {WireRecord{RecordId("r1"), 1, {{"f", std::string(200, 'x')}}}}}};
+    CHECK_FALSE(encode_frame(batch, small));
+    auto frame = encode_frame(batch).value();
+    auto r = decode_frame(frame, small);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().where == "frame-too-large");
+  }
+  SECTION("invalid ids inside a valid message") {
+    auto frame = encode_frame(Message{1, Hello{OrgId("NOT VALID"), 1, 1, {}}}).value();
+    auto r = decode_frame(frame);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().what == "hello org is not a valid organisation id");
+  }
+  SECTION("hello with an inverted version range") {
+    auto r = decode_frame(encode_frame(Message{1, Hello{OrgId("mpfp"), 3, 1, {}}}).value());
+    REQUIRE_FALSE(r);
+    CHECK(r.error().what == "hello minVersion above maxVersion");
+  }
+  SECTION("nesting limit is enforced") {
+    DecodeLimits shallow;
+    shallow.nesting_limit = 2;
+    auto frame = encode_frame(Message{1, RecordBatch{"b", AgreementId("a"), "", "p", 1, 1,
+                                                     {sample_record()}}}).value();
+    auto r = decode_frame(frame, shallow);
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error().what, Catch::StartsWith("malformed message"));
+  }
+  SECTION("per-field length limit") {
+    DecodeLimits tight;
+    tight.max_text_bytes = 10;
+    auto frame = encode_frame(Message{1, ErrorMessage{ErrorCode::kInternal, std::string(11, 'x'), 0}}).value();
+    auto r = decode_frame(frame, tight);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().what == "error text longer than 10 bytes");
+  }
+}
