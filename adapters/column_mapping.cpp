@@ -32,7 +32,7 @@ std::optional<HxlTag> parse_hxl(std::string_view text) {
   HxlTag tag;
   size_t start = 1;
   size_t plus = t.find('+', start);
-  tag.hashtag = t.substr(start, plus == std::string::npos ? std::string::npos : plus - start);
+  tag.hashtag = trim(t.substr(start, plus == std::string::npos ? std::string::npos : plus - start));
   while (plus != std::string::npos) {
     start = plus + 1;
     plus = t.find('+', start);

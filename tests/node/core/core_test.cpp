@@ -1,0 +1,152 @@
+#include <catch2/catch.hpp>
+
+#include "node/core/bytes.hpp"
+#include "node/core/digest.hpp"
+#include "node/core/ids.hpp"
+#include "node/core/node_config.hpp"
+#include "node/core/partial_date.hpp"
+#include "node/core/record.hpp"
+#include "node/core/record_schema.hpp"
+#include "node/core/yaml_source.hpp"
+#include "tests/test_support.hpp"
+
+using namespace jisr;
+
+TEST_CASE("partial dates parse the three ISO precisions and refuse the rest", "[core]") {
+  CHECK(PartialDate::parse("1988")->to_string() == "1988");
+  CHECK(PartialDate::parse("1988-04")->to_string() == "1988-04");
+  CHECK(PartialDate::parse("1988-04-12")->to_string() == "1988-04-12");
+  CHECK(PartialDate::parse("2024-02-29").has_value());
+  CHECK_FALSE(PartialDate::parse("2023-02-29"));
+  CHECK_FALSE(PartialDate::parse("1988-13"));
+  CHECK_FALSE(PartialDate::parse("1988-00-10"));
+  CHECK_FALSE(PartialDate::parse("88"));
+  CHECK_FALSE(PartialDate::parse("1988/04/12"));
+  CHECK_FALSE(PartialDate::parse("١٩٨٨"));
+  CHECK_FALSE(PartialDate::parse(""));
+  const auto y = *PartialDate::parse("1988");
+  CHECK(y.earliest() == 19880101);
+  CHECK(y.latest() == 19881231);
+  CHECK(PartialDate::parse("2024-02")->latest() == 20240229);
+}
+
+TEST_CASE("ids are validated", "[core]") {
+  CHECK(is_valid_org_id("mpfp"));
+  CHECK(is_valid_org_id("un-iimp-2"));
+  CHECK_FALSE(is_valid_org_id("m"));
+  CHECK_FALSE(is_valid_org_id("MPFP"));
+  CHECK_FALSE(is_valid_org_id(std::string(33, 'a')));
+  CHECK_FALSE(is_valid_org_id("a b"));
+  CHECK(is_valid_record_id("R100423"));
+  CHECK_FALSE(is_valid_record_id(""));
+  CHECK_FALSE(is_valid_record_id("a,b"));
+  CHECK_FALSE(is_valid_record_id("../etc"));
+  CHECK_FALSE(is_valid_record_id("a b"));
+}
+
+TEST_CASE("field maps encode canonically and decode with bounds", "[core]") {
+  FieldMap a;
+  a.set("b", "2");
+  a.set("a", "1");
+  a.set("c", "");  // empty means absent
+  FieldMap b;
+  b.set("a", "1");
+  b.set("b", "2");
+  CHECK(a == b);
+  CHECK(encode_fields(a) == encode_fields(b));
+  CHECK(a.size() == 2);
+  auto decoded = decode_fields(encode_fields(a));
+  REQUIRE(decoded);
+  CHECK(decoded.value() == a);
+  SECTION("corrupt input is an error, never a crash") {
+    const std::string enc = encode_fields(a);
+    for (size_t cut = 0; cut < enc.size(); ++cut) CHECK_FALSE(decode_fields(enc.substr(0, cut)));
+    CHECK_FALSE(decode_fields(enc + "x"));
+    CHECK_FALSE(decode_fields(std::string("\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 11)));
+  }
+}
+
+TEST_CASE("varints and big-endian keys round-trip", "[core]") {
+  ByteWriter w;
+  for (uint64_t v : {0ull, 1ull, 127ull, 128ull, 300ull, ~0ull}) w.varint(v);
+  ByteReader r(w.str());
+  for (uint64_t v : {0ull, 1ull, 127ull, 128ull, 300ull, ~0ull}) CHECK(r.varint() == v);
+  CHECK(r.at_end());
+  CHECK(be64_key(1) < be64_key(256));
+  CHECK(parse_be64_key(be64_key(123456789)) == 123456789u);
+}
+
+TEST_CASE("sha256 matches the standard test vector", "[core]") {
+  CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  Sha256Builder b;
+  b.add("a").add("bc");
+  CHECK(to_hex(b.finish()) == sha256_hex("abc"));
+}
+
+TEST_CASE("strict YAML reports duplicate and unknown keys with positions", "[core][yaml]") {
+  auto src = YamlSource::from_string("a: 1\nb: 2\na: 3\nc:\n  x: 1\n  x: 2\n", "t.yaml");
+  REQUIRE(src.diagnostics().size() == 2);
+  CHECK(src.diagnostics()[0].to_string() == "t.yaml:3:1: duplicate key 'a'");
+  CHECK(src.diagnostics()[1].to_string() == "t.yaml:6:3: duplicate key 'x'");
+  auto ok = YamlSource::from_string("a: 1\nzz: 2\n", "u.yaml");
+  CHECK_FALSE(ok.check_keys(ok.root(), {"a"}));
+  CHECK(ok.diagnostics().at(0).to_string().rfind("u.yaml:2:1: unknown key 'zz'", 0) == 0);
+  auto bad = YamlSource::from_string("a: [1, 2\n", "v.yaml");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.diagnostics()[0].to_string().rfind("v.yaml:", 0) == 0);
+}
+
+TEST_CASE("the built-in schema knows its fields, patterns and values", "[core][schema]") {
+  const auto& s = RecordSchema::missing_person();
+  CHECK(s.knows("given_name"));
+  CHECK(s.knows("consent_share_iimp"));
+  CHECK(s.knows("consent_share_mpfp"));
+  CHECK_FALSE(s.knows("consent_share_"));
+  CHECK_FALSE(s.knows("favourite_colour"));
+  CHECK(s.find("given_name")->match == MatchRole::kName);
+  CHECK(s.canonical_value("birth_date", "1988-04").value() == "1988-04");
+  CHECK_FALSE(s.canonical_value("birth_date", "12/04/1988"));
+  CHECK(s.canonical_value("sex", "female").value() == "female");
+  CHECK_FALSE(s.canonical_value("sex", "F"));
+  CHECK(s.canonical_value("consent_share_iimp", "yes").value() == "yes");
+  CHECK_FALSE(s.canonical_value("age_at_disappearance", "3x"));
+  CHECK_FALSE(s.canonical_value("given_name", std::string(300, 'a')));
+}
+
+TEST_CASE("schema files are checked with positions", "[core][schema]") {
+  auto src = YamlSource::from_string(
+      "schema: s\nfields:\n  a: { type: strng }\n  B: { type: string }\n  c: { type: enum }\n"
+      "  d: { type: string, colour: red }\n",
+      "s.yaml");
+  auto schema = RecordSchema::load(src);
+  REQUIRE_FALSE(schema);
+  const auto& text = schema.error().what;
+  CHECK(text.find("s.yaml:3:") != std::string::npos);  // unknown type
+  CHECK(text.find("s.yaml:4:3: field name 'B'") != std::string::npos);
+  CHECK(text.find("enum field needs") != std::string::npos);
+  CHECK(text.find("unknown key 'colour'") != std::string::npos);
+}
+
+TEST_CASE("node.yaml round-trips and refuses bad values", "[core][config]") {
+  testing::TempDir dir;
+  NodeConfig cfg;
+  cfg.org = OrgId("mpfp");
+  cfg.listen = HostPort::parse("127.0.0.1:0").value();
+  cfg.peers.push_back({OrgId("iimp"), HostPort::parse("[::1]:7401").value()});
+  cfg.limits.batch_records = 42;
+  REQUIRE(cfg.save(dir / "node.yaml"));
+  auto back = NodeConfig::load(dir / "node.yaml");
+  REQUIRE(back);
+  CHECK(back.value().org.str() == "mpfp");
+  CHECK(back.value().peers.at(0).address.to_string() == "[::1]:7401");
+  CHECK(back.value().limits.batch_records == 42);
+  testing::write_text(dir / "bad.yaml", "org: mpfp\nlisten: nowhere\nlimits: { batch_records: 0 }\nextra: 1\n");
+  auto bad = NodeConfig::load(dir / "bad.yaml");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().what.find("bad.yaml:2:9: 'nowhere' is not HOST:PORT") != std::string::npos);
+  CHECK(bad.error().what.find("batch_records must be between") != std::string::npos);
+  CHECK(bad.error().what.find("unknown key 'extra'") != std::string::npos);
+  CHECK_FALSE(HostPort::parse("host:99999"));
+  CHECK_FALSE(HostPort::parse(":80"));
+  CHECK_FALSE(HostPort::parse("a:b:80"));
+}
