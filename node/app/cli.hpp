@@ -49,5 +49,6 @@ Result<OpenNode> open_node(const std::string& dir);
 void add_init_command(CLI::App& app, Action& action);
 void add_import_command(CLI::App& app, Action& action);
 void add_records_command(CLI::App& app, Action& action);
+void add_audit_command(CLI::App& app, Action& action);
 
 }  // namespace jisr::app
