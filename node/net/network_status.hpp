@@ -31,6 +31,7 @@ struct PeerStatus {
   TimePoint since;                           // when the peer entered this state
   std::string last_error;                    // one line, empty when none yet
   std::optional<TimePoint> last_error_at;
+  std::string last_disconnect;               // why the last established session ended
   std::string version_mismatch;              // non-empty while the last hello found no common version
   std::optional<TimePoint> cert_not_after;   // peer's node certificate (known once connected)
   std::string cert_fingerprint;

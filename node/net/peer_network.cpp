@@ -250,7 +250,9 @@ class Session : public std::enable_shared_from_this<Session> {
 std::string Session::what_failed(const boost::system::error_code& ec) const {
   if (phase_timed_out_) return "timed out";
   if (read_timed_out_) return "read timed out";
-  if (ec == asio::error::eof || ec == ssl::error::stream_truncated) return "connection closed by peer";
+  // With TLS, eof means the peer sent close_notify; truncation means the TCP connection just ended.
+  if (ec == asio::error::eof) return "connection closed by peer";
+  if (ec == ssl::error::stream_truncated) return "connection cut by peer (no TLS close_notify)";
   return ec.message();
 }
 
@@ -717,13 +719,19 @@ awaitable<void> PeerNetwork::Impl::run_inbound(std::shared_ptr<Session> session)
 awaitable<void> PeerNetwork::Impl::dial_loop(OrgId org) {
   auto& slot = peers_.at(org);
   uint32_t backoff = config_.limits.backoff_initial_ms;
+  // The smaller org is the preferred dialler: while only the peer's connection exists it still
+  // dials, so both ends end up on the connection the duplicate rule keeps.
+  const bool preferred_dialler = config_.org < org;
+  const auto satisfied = [&] {
+    return slot.session && (!preferred_dialler || slot.session->direction() == Direction::kOutbound);
+  };
   while (!stopping_) {
-    if (slot.session) {
+    if (satisfied()) {
       slot.wake->expires_at(kNever);
       co_await slot.wake->async_wait(kTuple);
       continue;
     }
-    set_state(slot, PeerState::kConnecting);
+    if (!slot.session) set_state(slot, PeerState::kConnecting);
     tcp::socket socket(io_);
     auto session = std::make_shared<Session>(*this, std::move(socket), Direction::kOutbound, slot.config);
     sessions_.insert(session);
@@ -732,15 +740,16 @@ awaitable<void> PeerNetwork::Impl::dial_loop(OrgId org) {
     if (stopping_) break;
     if (end.kind == EndKind::kDuplicate) continue;
     if (end.established) backoff = config_.limits.backoff_initial_ms;
-    slot.status.last_error = end.reason;
-    slot.status.last_error_at = clock_.now();
-    if (slot.session) continue;  // an inbound session took over meanwhile
     // Full jitter in the upper half: spreads reconnects of many nodes, keeps the growth.
     const uint32_t delay = backoff / 2 + static_cast<uint32_t>(rng_() % (backoff / 2 + 1));
     backoff = std::min<uint32_t>(backoff * 2, config_.limits.backoff_max_ms);
-    set_state(slot, end.kind == EndKind::kRefused ? PeerState::kRefused : PeerState::kBackingOff);
-    spdlog::info("peer {}: {} ({}); next attempt in {} ms", org.str(), peer_state_name(slot.status.state),
-                 end.reason, delay);
+    if (!slot.session) {
+      slot.status.last_error = end.reason;
+      slot.status.last_error_at = clock_.now();
+      set_state(slot, end.kind == EndKind::kRefused ? PeerState::kRefused : PeerState::kBackingOff);
+      spdlog::info("peer {}: {} ({}); next attempt in {} ms", org.str(),
+                   peer_state_name(slot.status.state), end.reason, delay);
+    }
     slot.wake->expires_after(milliseconds(delay));
     co_await slot.wake->async_wait(kTuple);
   }
@@ -794,8 +803,7 @@ void PeerNetwork::Impl::detach(const std::shared_ptr<Session>& session, const Se
   if (it == peers_.end() || it->second.session != session) return;
   auto& slot = it->second;
   slot.session = nullptr;
-  slot.status.last_error = end.reason;
-  slot.status.last_error_at = clock_.now();
+  slot.status.last_disconnect = end.reason;
   slot.status.rtt_us.reset();
   set_state(slot, stopping_ ? PeerState::kIdle : PeerState::kConnecting);
   spdlog::info("peer {}: disconnected: {}", slot.config.org.str(), end.reason);

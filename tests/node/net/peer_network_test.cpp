@@ -20,6 +20,12 @@ TEST_CASE("two nodes connect, exchange a request and report status", "[net][sess
   b.point_to(a);
   REQUIRE(eventually([&] { return a.state("iimp") == PeerState::kConnected && b.state("mpfp") == PeerState::kConnected; }));
 
+  // Duplicate connections resolve to the one dialled by the smaller org (iimp < mpfp); both
+  // ends must agree before requests are tested, or a request may ride the connection that loses.
+  REQUIRE(eventually([&] {
+    return b.peer("mpfp").direction == Direction::kOutbound && a.peer("iimp").direction == Direction::kInbound &&
+           a.state("iimp") == PeerState::kConnected && b.state("mpfp") == PeerState::kConnected;
+  }));
   const auto st = a.peer("iimp");
   CHECK(st.protocol_version == protocol::kProtocolVersion);
   REQUIRE(st.cert_not_after);
@@ -27,11 +33,10 @@ TEST_CASE("two nodes connect, exchange a request and report status", "[net][sess
   CHECK_THAT(st.cert_fingerprint, Catch::StartsWith("SHA256:"));
   CHECK(a.status().listen == a.listen);
 
-  SECTION("duplicate connections resolve to the one dialled by the smaller org") {
-    // iimp < mpfp: both ends must keep the connection iimp dialled.
-    REQUIRE(eventually([&] {
-      return b.peer("mpfp").direction == Direction::kOutbound && a.peer("iimp").direction == Direction::kInbound;
-    }));
+  SECTION("the kept connection stays: no further replacements") {
+    const auto established = a.peer("iimp").sessions_established;
+    REQUIRE(eventually([&] { return a.peer("iimp").rtt_us.has_value(); }));
+    CHECK(a.peer("iimp").sessions_established == established);
     CHECK(a.on_io<int>([&] { return static_cast<int>(a.network->is_connected(OrgId("iimp"))); }) == 1);
   }
 
@@ -170,5 +175,5 @@ TEST_CASE("shutdown closes sessions and the peer notices", "[net][session]") {
   REQUIRE(eventually([&] { return b.state("mpfp") != PeerState::kConnected; }));
   CHECK(b.on_io<int>([&] { return b.handler.disconnected["mpfp"]; }) >= 1);
   // close_notify: the peer saw an orderly close, not a reset or a truncation.
-  CHECK(b.peer("mpfp").last_error == "connection closed by peer");
+  CHECK(b.peer("mpfp").last_disconnect == "connection closed by peer");
 }
