@@ -1,0 +1,193 @@
+#include "node/match/bloom.hpp"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace jisr::match {
+namespace {
+
+void ensure_sodium() {
+  if (sodium_init() < 0) throw std::runtime_error("libsodium initialisation failed");
+}
+
+void add_bigrams(std::string_view s, std::vector<std::string>& out) {
+  std::string padded = "^" + std::string(s) + "$";
+  for (size_t i = 0; i + 2 <= padded.size(); ++i) out.push_back("b:" + padded.substr(i, 2));
+}
+
+}  // namespace
+
+BloomSecret::BloomSecret(BloomSecret&& other) noexcept : bytes_(other.bytes_) {
+  sodium_memzero(other.bytes_.data(), other.bytes_.size());
+}
+
+BloomSecret& BloomSecret::operator=(BloomSecret&& other) noexcept {
+  if (this != &other) {
+    bytes_ = other.bytes_;
+    sodium_memzero(other.bytes_.data(), other.bytes_.size());
+  }
+  return *this;
+}
+
+BloomSecret::~BloomSecret() { sodium_memzero(bytes_.data(), bytes_.size()); }
+
+Result<BloomSecret> derive_bloom_secret_x25519(const std::array<uint8_t, 32>& own_secret,
+                                               const std::array<uint8_t, 32>& own_public,
+                                               const std::array<uint8_t, 32>& peer_public,
+                                               std::string_view agreement_id) {
+  ensure_sodium();
+  std::array<uint8_t, crypto_scalarmult_BYTES> shared{};
+  if (crypto_scalarmult(shared.data(), own_secret.data(), peer_public.data()) != 0) {
+    return make_error(Errc::kInvalidInput, "peer key is a low-order point", "bloom secret");
+  }
+  const auto& lo = std::min(own_public, peer_public);
+  const auto& hi = std::max(own_public, peer_public);
+  constexpr std::string_view kDomain = "jisr.bloom.secret.v1";
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, shared.data(), shared.size(), 32);
+  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(kDomain.data()),
+                            kDomain.size());
+  uint8_t len = static_cast<uint8_t>(std::min<size_t>(agreement_id.size(), 255));
+  crypto_generichash_update(&st, &len, 1);
+  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(agreement_id.data()), len);
+  crypto_generichash_update(&st, lo.data(), lo.size());
+  crypto_generichash_update(&st, hi.data(), hi.size());
+  std::array<uint8_t, 32> key{};
+  crypto_generichash_final(&st, key.data(), key.size());
+  sodium_memzero(shared.data(), shared.size());
+  sodium_memzero(&st, sizeof st);
+  BloomSecret secret(key);
+  sodium_memzero(key.data(), key.size());
+  return secret;
+}
+
+Result<BloomSecret> derive_bloom_secret(const std::array<uint8_t, 64>& own_ed25519_secret,
+                                        const std::array<uint8_t, 32>& peer_ed25519_public,
+                                        std::string_view agreement_id) {
+  ensure_sodium();
+  std::array<uint8_t, 32> own_x_secret{}, own_x_public{}, peer_x_public{};
+  std::array<uint8_t, 32> own_ed_public{};
+  std::memcpy(own_ed_public.data(), own_ed25519_secret.data() + 32, 32);
+  if (crypto_sign_ed25519_pk_to_curve25519(peer_x_public.data(), peer_ed25519_public.data()) !=
+      0) {
+    return make_error(Errc::kInvalidInput, "peer public key is not a valid Ed25519 key",
+                      "bloom secret");
+  }
+  if (crypto_sign_ed25519_pk_to_curve25519(own_x_public.data(), own_ed_public.data()) != 0) {
+    return make_error(Errc::kInvalidInput, "own public key is not a valid Ed25519 key",
+                      "bloom secret");
+  }
+  crypto_sign_ed25519_sk_to_curve25519(own_x_secret.data(), own_ed25519_secret.data());
+  auto out = derive_bloom_secret_x25519(own_x_secret, own_x_public, peer_x_public, agreement_id);
+  sodium_memzero(own_x_secret.data(), own_x_secret.size());
+  return out;
+}
+
+std::vector<std::string> field_grams(const MatchField& field, const FieldFeatures& f,
+                                     int year_tolerance) {
+  std::vector<std::string> grams;
+  if (!f.present) return grams;
+  switch (field.role) {
+    case MatchRole::kName:
+      add_bigrams(f.skeleton, grams);
+      grams.push_back("w:" + f.skeleton);
+      break;
+    case MatchRole::kPlace:
+      for (const auto& p : f.parts) {
+        add_bigrams(p, grams);
+        grams.push_back("w:" + p);
+      }
+      break;
+    case MatchRole::kText:
+      for (const auto& w : f.parts) {
+        add_bigrams(w, grams);
+        grams.push_back("w:" + w);
+      }
+      break;
+    case MatchRole::kDate: {
+      // Every year the date may stand for, widened by the tolerance: two dates a year apart
+      // share most of their year grams, ten years apart none.
+      const DateValue& d = *f.date;
+      for (int y = d.years.lo - year_tolerance; y <= d.years.hi + year_tolerance; ++y) {
+        grams.push_back("y:" + std::to_string(y));
+      }
+      grams.push_back("c:" + std::to_string(d.years.lo) + "-" + std::to_string(d.years.hi));
+      if (d.month != 0 && d.day != 0) {
+        // Unordered, so a day/month swap still agrees.
+        int a = std::min(d.month, d.day), b = std::max(d.month, d.day);
+        grams.push_back("md:" + std::to_string(a) + "-" + std::to_string(b));
+      }
+      break;
+    }
+    case MatchRole::kId:
+      add_bigrams(f.value, grams);
+      grams.push_back("w:" + f.value);
+      break;
+    case MatchRole::kCategory: grams.push_back("c:" + f.value); break;
+    case MatchRole::kNone: break;
+  }
+  std::sort(grams.begin(), grams.end());
+  grams.erase(std::unique(grams.begin(), grams.end()), grams.end());
+  return grams;
+}
+
+BloomEncoder::BloomEncoder(const CompiledMatchSpec& spec, const BloomSecret& secret)
+    : spec_(spec) {
+  ensure_sodium();
+  constexpr std::string_view kDomain = "jisr.bloom.field.v1";
+  for (const auto& f : spec.fields) {
+    std::string label(kDomain);
+    label.push_back('\0');
+    label += spec.agreement_id;
+    label.push_back('\0');
+    label += f.name;
+    std::array<uint8_t, 16> key{};
+    crypto_generichash(key.data(), key.size(), reinterpret_cast<const unsigned char*>(label.data()),
+                       label.size(), secret.bytes().data(), secret.bytes().size());
+    field_keys_.push_back(key);
+  }
+}
+
+BloomEncoder::~BloomEncoder() {
+  for (auto& k : field_keys_) sodium_memzero(k.data(), k.size());
+}
+
+BloomMatrix BloomEncoder::make_matrix() const {
+  BloomMatrix m;
+  m.fields = spec_.fields.size();
+  return m;
+}
+
+void BloomEncoder::encode(const RecordFeatures& record, BloomMatrix& m) const {
+  const size_t base = m.bits.size();
+  m.bits.resize(base + m.words(), 0);
+  uint32_t total = 0;
+  for (size_t fi = 0; fi < spec_.fields.size(); ++fi) {
+    uint64_t* seg = m.bits.data() + base + fi * kFieldWords;
+    for (const auto& g : field_grams(spec_.fields[fi], record.fields[fi], spec_.year_tolerance)) {
+      // Double hashing from one 128-bit keyed SipHash: positions h1 + i·h2.
+      std::array<uint8_t, 16> h{};
+      crypto_shorthash_siphashx24(h.data(), reinterpret_cast<const unsigned char*>(g.data()),
+                                  g.size(), field_keys_[fi].data());
+      uint64_t h1, h2;
+      std::memcpy(&h1, h.data(), 8);
+      std::memcpy(&h2, h.data() + 8, 8);
+      h2 |= 1;  // odd, so the positions of one gram differ
+      for (int i = 0; i < kHashesPerGram; ++i) {
+        uint64_t bit = (h1 + static_cast<uint64_t>(i) * h2) % kFieldBits;
+        seg[bit / 64] |= uint64_t{1} << (bit % 64);
+      }
+    }
+    uint32_t p = 0;
+    for (size_t w = 0; w < kFieldWords; ++w) p += static_cast<uint32_t>(__builtin_popcountll(seg[w]));
+    m.field_pops.push_back(p);
+    total += p;
+  }
+  m.pops.push_back(total);
+}
+
+}  // namespace jisr::match

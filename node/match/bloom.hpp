@@ -1,0 +1,91 @@
+// CLK-style Bloom-filter encodings for fuzzy linkage (method `bloom`): each field of the match
+// spec gets its own 256-bit segment, into which the field's n-grams (bigrams of the phonetic
+// skeleton for names and places, candidate years for dates, digit bigrams for ids) are hashed
+// with a keyed hash (SipHash) under a per-agreement secret. Without the secret a filter cannot
+// be built or tested for a guessed name; with it the peer still cannot read a filter back
+// except by dictionary attack, which is why bloom is weaker than psi and needs explicit opt-in.
+// The secret is derived by both nodes from X25519 of their keys, never sent.
+// Personal data: filters are derived from personal data; never log them.
+// Thread-safety: BloomSecret and BloomEncoder are immutable after construction; encode() may
+// run on several threads at once.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "node/core/result.hpp"
+#include "node/match/features.hpp"
+#include "node/match/match_spec.hpp"
+
+namespace jisr::match {
+
+inline constexpr size_t kFieldWords = 4;  // 256 bits per field
+inline constexpr size_t kFieldBits = kFieldWords * 64;
+inline constexpr int kHashesPerGram = 8;
+
+// 32 secret bytes shared by the two nodes of an agreement. Move-only; wiped on destruction.
+class BloomSecret {
+ public:
+  explicit BloomSecret(const std::array<uint8_t, 32>& bytes) : bytes_(bytes) {}
+  BloomSecret(BloomSecret&& other) noexcept;
+  BloomSecret& operator=(BloomSecret&& other) noexcept;
+  BloomSecret(const BloomSecret&) = delete;
+  BloomSecret& operator=(const BloomSecret&) = delete;
+  ~BloomSecret();
+  const std::array<uint8_t, 32>& bytes() const { return bytes_; }
+
+ private:
+  std::array<uint8_t, 32> bytes_{};
+};
+
+// X25519(own secret, peer public), then BLAKE2b keyed with the shared point over
+// "jisr.bloom.secret.v1" || agreement id || the two public keys in sorted order: both nodes
+// get the same secret, bound to the agreement. kInvalidInput when the peer key is a low-order
+// point (the shared value would be zero).
+Result<BloomSecret> derive_bloom_secret_x25519(const std::array<uint8_t, 32>& own_secret,
+                                               const std::array<uint8_t, 32>& own_public,
+                                               const std::array<uint8_t, 32>& peer_public,
+                                               std::string_view agreement_id);
+// The same from the nodes' Ed25519 signing keys (converted to X25519 with libsodium).
+// own_secret is libsodium's 64-byte Ed25519 secret key (seed || public).
+Result<BloomSecret> derive_bloom_secret(const std::array<uint8_t, 64>& own_ed25519_secret,
+                                        const std::array<uint8_t, 32>& peer_ed25519_public,
+                                        std::string_view agreement_id);
+
+// Filters of many records: row i is words() consecutive words; pops[i] its popcount;
+// field_pops[i * fields + f] the popcount of field f (0 when the field was absent).
+struct BloomMatrix {
+  size_t fields = 0;
+  std::vector<uint64_t> bits;
+  std::vector<uint32_t> pops;
+  std::vector<uint32_t> field_pops;
+
+  size_t words() const { return fields * kFieldWords; }
+  size_t size() const { return pops.size(); }
+  const uint64_t* row(size_t i) const { return bits.data() + i * words(); }
+};
+
+class BloomEncoder {
+ public:
+  // Derives one hashing key per field from the secret, the agreement and the field name.
+  BloomEncoder(const CompiledMatchSpec& spec, const BloomSecret& secret);
+  ~BloomEncoder();
+  BloomEncoder(const BloomEncoder&) = delete;
+  BloomEncoder& operator=(const BloomEncoder&) = delete;
+
+  // Appends one record's filter to m (m.fields must equal the spec's field count).
+  void encode(const RecordFeatures& record, BloomMatrix& m) const;
+  BloomMatrix make_matrix() const;
+
+ private:
+  const CompiledMatchSpec& spec_;
+  std::vector<std::array<uint8_t, 16>> field_keys_;
+};
+
+// The grams one field contributes (exposed for tests and for explaining a filter).
+std::vector<std::string> field_grams(const MatchField& field, const FieldFeatures& f,
+                                     int year_tolerance);
+
+}  // namespace jisr::match

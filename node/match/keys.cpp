@@ -1,0 +1,102 @@
+#include "node/match/keys.hpp"
+
+#include <algorithm>
+
+#include "node/core/bytes.hpp"
+
+namespace jisr::match {
+namespace {
+
+constexpr std::string_view kKeyDomain = "jisr.match.key.v1";
+
+std::vector<std::string> variants(const MatchField& field, const FieldFeatures& f, KeySide side,
+                                  int tolerance) {
+  std::vector<std::string> out;
+  switch (field.role) {
+    case MatchRole::kName: out.push_back(f.skeleton); break;
+    case MatchRole::kPlace: out = f.parts; break;
+    case MatchRole::kText: {
+      std::string joined;
+      for (const auto& w : f.parts) joined += (joined.empty() ? "" : " ") + w;
+      out.push_back(std::move(joined));
+      break;
+    }
+    case MatchRole::kDate: {
+      int widen = side == KeySide::kResponder ? tolerance : 0;
+      for (int y = f.date->years.lo - widen; y <= f.date->years.hi + widen; ++y) {
+        out.push_back(std::to_string(y));
+      }
+      break;
+    }
+    case MatchRole::kId:
+    case MatchRole::kCategory: out.push_back(f.value); break;
+    case MatchRole::kNone: break;
+  }
+  return out;
+}
+
+void add_keys(const CompiledMatchSpec& spec, const RecordFeatures& record, KeySide side,
+              std::vector<MatchKey>& out) {
+  for (uint32_t k = 0; k < spec.keys.size(); ++k) {
+    const CompiledKey& key = spec.keys[k];
+    std::vector<std::vector<std::string>> values;
+    bool complete = true;
+    for (uint32_t fi : key.fields) {
+      const FieldFeatures& f = record.fields[fi];
+      if (!f.present) {
+        complete = false;
+        break;
+      }
+      values.push_back(variants(spec.fields[fi], f, side, spec.year_tolerance));
+      if (values.back().empty()) {
+        complete = false;
+        break;
+      }
+    }
+    if (!complete) continue;
+    // Cartesian product of the variants, bounded.
+    std::vector<size_t> pos(values.size(), 0);
+    for (size_t n = 0; n < kMaxVariantsPerKind; ++n) {
+      ByteWriter w;
+      w.bytes(kKeyDomain);
+      w.bytes(spec.agreement_id);
+      w.bytes(key.id);
+      for (size_t i = 0; i < values.size(); ++i) w.bytes(values[i][pos[i]]);
+      out.push_back(MatchKey{k, w.take()});
+      size_t i = 0;
+      while (i < pos.size() && ++pos[i] == values[i].size()) pos[i++] = 0;
+      if (i == pos.size()) break;
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<MatchKey> match_keys(const CompiledMatchSpec& spec, const RecordFeatures& record,
+                                 KeySide side) {
+  std::vector<MatchKey> out;
+  add_keys(spec, record, side, out);
+  if (side == KeySide::kQuerier && spec.swap_first_names) {
+    int first = -1, second = -1;
+    for (size_t i = 0; i < spec.fields.size(); ++i) {
+      if (spec.fields[i].role != MatchRole::kName) continue;
+      if (first < 0) {
+        first = static_cast<int>(i);
+      } else {
+        second = static_cast<int>(i);
+        break;
+      }
+    }
+    if (second >= 0 && record.fields[first].present && record.fields[second].present &&
+        record.fields[first].skeleton != record.fields[second].skeleton) {
+      RecordFeatures swapped = record;
+      std::swap(swapped.fields[first].skeleton, swapped.fields[second].skeleton);
+      add_keys(spec, swapped, side, out);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+}  // namespace jisr::match

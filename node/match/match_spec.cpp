@@ -1,0 +1,163 @@
+#include "node/match/match_spec.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace jisr::match {
+
+int CompiledMatchSpec::first_of(MatchRole role) const {
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (fields[i].role == role) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+double role_weight(MatchRole role) {
+  switch (role) {
+    case MatchRole::kName: return 1.0;
+    case MatchRole::kDate: return 1.0;
+    case MatchRole::kPlace: return 0.75;
+    case MatchRole::kId: return 3.0;
+    case MatchRole::kCategory: return 0.25;
+    case MatchRole::kText: return 0.75;
+    case MatchRole::kNone: return 0.0;
+  }
+  return 0.0;
+}
+
+std::vector<KeySpec> default_keys(const std::vector<MatchField>& fields) {
+  std::vector<std::string> names, events, ids;
+  std::string primary_date;
+  for (const auto& f : fields) {
+    switch (f.role) {
+      case MatchRole::kName: names.push_back(f.name); break;
+      case MatchRole::kDate:
+        if (primary_date.empty()) {
+          primary_date = f.name;
+        } else {
+          events.push_back(f.name);
+        }
+        break;
+      case MatchRole::kPlace:
+      case MatchRole::kText: events.push_back(f.name); break;
+      case MatchRole::kId: ids.push_back(f.name); break;
+      case MatchRole::kCategory:
+      case MatchRole::kNone: break;
+    }
+  }
+  std::vector<KeySpec> keys;
+  auto add = [&keys](std::vector<std::string> fs) {
+    std::string id;
+    for (const auto& f : fs) id += (id.empty() ? "" : "+") + f;
+    keys.push_back(KeySpec{std::move(id), std::move(fs)});
+  };
+  if (!names.empty()) {
+    const std::string& own = names.front();
+    if (names.size() == 1) {
+      if (!primary_date.empty()) add({own, primary_date});
+      for (const auto& e : events) add({own, e});
+    }
+    for (size_t i = 1; i < names.size(); ++i) {
+      if (!primary_date.empty()) add({own, names[i], primary_date});
+    }
+    for (size_t i = 1; i < names.size(); ++i) {
+      for (size_t j = i + 1; j < names.size(); ++j) add({own, names[i], names[j]});
+    }
+    for (size_t i = 1; i < names.size(); ++i) {
+      for (const auto& e : events) add({own, names[i], e});
+    }
+  } else if (!primary_date.empty()) {
+    // No names at all (an unusual schema): dates with each event still link.
+    for (const auto& e : events) add({primary_date, e});
+  }
+  for (const auto& id : ids) add({id});
+  return keys;
+}
+
+Result<CompiledMatchSpec> compile_match_spec(const MatchSpec& spec, const RecordSchema& schema) {
+  std::vector<std::string> problems;
+  CompiledMatchSpec out;
+  out.agreement_id = spec.agreement_id;
+  out.year_tolerance = spec.year_tolerance;
+  out.swap_first_names = spec.swap_first_names;
+  out.bloom_threshold = spec.bloom_threshold;
+  out.psi_threshold = spec.psi_threshold;
+  if (spec.agreement_id.empty()) problems.push_back("agreement id is empty");
+  if (spec.year_tolerance < 0 || spec.year_tolerance > 10) {
+    problems.push_back("year tolerance must be 0..10");
+  }
+  if (!(spec.bloom_threshold > 0.0 && spec.bloom_threshold <= 1.0)) {
+    problems.push_back("bloom threshold must be in (0, 1]");
+  }
+  if (!(spec.psi_threshold > 0.0)) problems.push_back("psi threshold must be positive");
+  if (spec.fields.empty()) problems.push_back("match.fields is empty");
+
+  std::set<std::string> seen;
+  for (const auto& name : spec.fields) {
+    const FieldSpec* f = schema.find(name);
+    if (f == nullptr || f->is_pattern) {
+      problems.push_back("unknown field '" + name + "'");
+    } else if (f->match == MatchRole::kNone) {
+      problems.push_back("field '" + name + "' has no match role in schema " + schema.name());
+    } else if (!seen.insert(name).second) {
+      problems.push_back("field '" + name + "' listed twice");
+    } else {
+      out.fields.push_back(MatchField{name, f->match});
+    }
+  }
+  auto index_of = [&out](const std::string& name) -> int {
+    for (size_t i = 0; i < out.fields.size(); ++i) {
+      if (out.fields[i].name == name) return static_cast<int>(i);
+    }
+    return -1;
+  };
+
+  std::vector<KeySpec> keys = spec.keys.empty() ? default_keys(out.fields) : spec.keys;
+  std::set<std::string> key_ids;
+  for (const auto& k : keys) {
+    if (k.id.empty() || k.fields.empty()) {
+      problems.push_back("a key needs an id and fields");
+      continue;
+    }
+    if (!key_ids.insert(k.id).second) problems.push_back("key '" + k.id + "' listed twice");
+    CompiledKey ck{k.id, {}};
+    for (const auto& f : k.fields) {
+      int i = index_of(f);
+      if (i < 0) {
+        problems.push_back("key '" + k.id + "' uses field '" + f + "' not in match.fields");
+      } else {
+        ck.fields.push_back(static_cast<uint32_t>(i));
+      }
+    }
+    out.keys.push_back(std::move(ck));
+  }
+  if (out.keys.empty() && problems.empty()) problems.push_back("no match key can be built");
+
+  for (const auto& a : spec.ages) {
+    int b = index_of(a.birth_field);
+    if (b < 0 || out.fields[b].role != MatchRole::kDate) {
+      problems.push_back("age rule: '" + a.birth_field + "' is not a date field of match.fields");
+      continue;
+    }
+    if (!schema.knows(a.age_field) || !schema.knows(a.event_field)) {
+      problems.push_back("age rule: unknown field '" +
+                         (schema.knows(a.age_field) ? a.event_field : a.age_field) + "'");
+      continue;
+    }
+    if (a.tolerance_years < 0 || a.tolerance_years > 20) {
+      problems.push_back("age rule: tolerance must be 0..20");
+      continue;
+    }
+    out.ages.push_back(CompiledAgeRule{a.age_field, a.event_field, static_cast<uint32_t>(b),
+                                       a.tolerance_years});
+  }
+
+  if (!problems.empty()) {
+    std::string what;
+    for (const auto& p : problems) what += (what.empty() ? "" : "; ") + p;
+    return make_error(Errc::kInvalidInput, what, "match");
+  }
+  return out;
+}
+
+}  // namespace jisr::match

@@ -1,0 +1,98 @@
+// MatchSpec: what an agreement's `match` section says about linkage, as a plain config struct
+// (the policy engine parses YAML into it; node/exchange hands it here), and its compiled form
+// resolved against a RecordSchema. Everything in node/match is driven by the fields' MatchRole
+// and this spec, never by field names, so a schema with other fields (street address,
+// postcode) works through config alone.
+// Thread-safety: value types; a CompiledMatchSpec is immutable and may be shared.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "node/core/record_schema.hpp"
+#include "node/core/result.hpp"
+
+namespace jisr::match {
+
+// One composite key kind: the values of all its fields together (`match.keys: [{id, fields}]`).
+struct KeySpec {
+  std::string id;
+  std::vector<std::string> fields;
+};
+
+// A birth year derived from an age at an event: age_field (integer) years old at event_field's
+// date, counted as evidence for birth_field (a date field of the spec) when that is empty.
+struct AgeRule {
+  std::string age_field;
+  std::string event_field;
+  std::string birth_field;
+  int tolerance_years = 1;  // estimates of age are rough
+};
+
+struct MatchSpec {
+  std::string agreement_id;          // domain-separates every key and Bloom encoding
+  std::vector<std::string> fields;   // match.fields; roles come from the schema
+  std::vector<KeySpec> keys;         // match.keys; empty: default keys (see default_keys)
+  std::vector<AgeRule> ages;         // optional derived birth years
+  int year_tolerance = 1;            // years a date may be off and still agree
+  // The first two name fields may be swapped in a source (given and father name). When true
+  // the querier also tries them the other way round.
+  bool swap_first_names = true;
+  // Bloom: score (0..1) from which a pair is a candidate (the agreement's threshold).
+  double bloom_threshold = 0.8;
+  // PSI: evidence weight (sum over the fields covered by matched key kinds) from which a
+  // record pair is a candidate. Weights by role: name 1, date 1, place 0.75, id 3,
+  // category 0.25, text 0.75.
+  double psi_threshold = 4.5;
+};
+
+struct MatchField {
+  std::string name;
+  MatchRole role = MatchRole::kNone;
+};
+
+struct CompiledKey {
+  std::string id;
+  std::vector<uint32_t> fields;  // indexes into CompiledMatchSpec::fields
+};
+
+struct CompiledAgeRule {
+  std::string age_field;
+  std::string event_field;
+  uint32_t birth_field = 0;  // index into fields
+  int tolerance_years = 1;
+};
+
+struct CompiledMatchSpec {
+  std::string agreement_id;
+  std::vector<MatchField> fields;
+  std::vector<CompiledKey> keys;
+  std::vector<CompiledAgeRule> ages;
+  int year_tolerance = 1;
+  bool swap_first_names = true;
+  double bloom_threshold = 0.8;
+  double psi_threshold = 4.5;
+
+  // Index of the first field with `role`, or -1.
+  int first_of(MatchRole role) const;
+};
+
+// Evidence weight of a field role (used by the PSI decision and the scorer).
+double role_weight(MatchRole role);
+
+// Default key kinds when an agreement lists none, derived from roles in match.fields order.
+// The first name field is the person's own name (N0); D0 is the first date field (birth date);
+// events are the other date and place fields:
+//   N0+Ni+D0 for every other name Ni (birth year, +-year_tolerance);
+//   N0+Ni+Nj for every pair of other names (tolerates a missing or misspelt third name);
+//   N0+Ni+E for every other name and event field (disappearance date and place);
+//   each id field alone.
+std::vector<KeySpec> default_keys(const std::vector<MatchField>& fields);
+
+// Checks the spec against the schema: every field known, not a pattern, with a match role;
+// keys non-empty, unique ids, known fields; age rules name known fields. All problems are
+// reported in one error (kInvalidInput, where = "match").
+Result<CompiledMatchSpec> compile_match_spec(const MatchSpec& spec, const RecordSchema& schema);
+
+}  // namespace jisr::match

@@ -1,0 +1,76 @@
+// From comparisons to decisions: the scorer that turns per-field similarities into one score
+// with per-field evidence ("same father_name, birth_date years 1988/1989"), the PSI-side
+// decision from which key kinds matched, and blocking (which pairs are worth comparing, so a
+// bloom job never compares all pairs).
+// Fields absent on either side are neutral: they neither raise nor lower a score.
+// Personal data: evidence from score_features() may contain years (it is meant for the review
+// screen of one's own node); evidence from bloom and psi holds only field names and grades.
+// Thread-safety: pure functions.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "node/match/bloom.hpp"
+#include "node/match/features.hpp"
+#include "node/match/match_spec.hpp"
+
+namespace jisr::match {
+
+struct FieldComparison {
+  uint32_t field = 0;       // index into spec.fields
+  double similarity = 0.0;  // 0..1
+  std::string detail;       // e.g. "1988/1989" for dates (score_features only)
+};
+
+struct Score {
+  double value = 0.0;                   // 0..1
+  std::vector<FieldComparison> fields;  // fields present on both sides
+};
+
+// Weighted mean of the similarities (weights by role, role_weight()), shrunk towards 0 when
+// few fields could be compared: value = sum(w·s) / (sum(w) + kCoveragePrior).
+inline constexpr double kCoveragePrior = 1.0;
+double combine(const CompiledMatchSpec& spec, std::span<const FieldComparison> fields);
+
+// Non-private scorer on both records' features (Dice of the same grams the Bloom filters hold,
+// without hashing): the baseline and the explanation shown after a reveal.
+Score score_features(const CompiledMatchSpec& spec, const RecordFeatures& a,
+                     const RecordFeatures& b);
+// Scorer on two Bloom filters (row i of a, row j of b): per-field Dice by popcount.
+Score score_bloom(const CompiledMatchSpec& spec, const BloomMatrix& a, size_t i,
+                  const BloomMatrix& b, size_t j);
+
+// "same given_name, father_name; similar family_name; birth_date 1988/1989; different
+// mother_name" (grades: same >= 0.95, similar >= 0.6, else different).
+std::string describe(const CompiledMatchSpec& spec, const Score& score);
+
+// PSI: the querier learns, per peer handle, which key kinds matched. The evidence is the set of
+// fields those kinds cover, weighted by role; a candidate when the weight reaches
+// spec.psi_threshold.
+struct PsiDecision {
+  bool candidate = false;
+  double weight = 0.0;
+  std::vector<uint32_t> fields;  // covered fields, ascending
+  std::string evidence;          // "same given_name, father_name, family_name, birth_date"
+};
+PsiDecision psi_decide(const CompiledMatchSpec& spec, std::span<const uint32_t> matched_kinds);
+
+// Blocking keys: 64-bit keyed hashes of every unordered pair of name skeletons (swap- and
+// typo-tolerant: a typo in one name leaves the other pairs), of the first name with each
+// candidate birth year, and of each id. `key` is a per-job or per-agreement hashing key.
+std::vector<uint64_t> blocking_keys(const CompiledMatchSpec& spec, const RecordFeatures& record,
+                                    const std::array<uint8_t, 16>& key);
+
+// Pairs (i in a, j in b) that share at least one blocking key, without duplicates, sorted.
+// A block with more than max_block_pairs pairs is skipped (it would be all-pairs on a common
+// name; the record's other blocks still find it).
+std::vector<std::pair<uint32_t, uint32_t>> candidate_pairs(
+    std::span<const std::vector<uint64_t>> a, std::span<const std::vector<uint64_t>> b,
+    size_t max_block_pairs = 20000);
+
+}  // namespace jisr::match
