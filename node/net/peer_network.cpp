@@ -189,6 +189,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   const PeerIdentity& peer() const { return peer_; }
   Direction direction() const { return direction_; }
+  const std::string& remote() const { return remote_; }
   uint16_t version() const { return version_; }
   std::optional<int64_t> rtt_us() const { return rtt_us_; }
   bool finished() const { return finished_; }
@@ -708,10 +709,10 @@ awaitable<void> PeerNetwork::Impl::run_inbound(std::shared_ptr<Session> session)
   sessions_.erase(session);
   --inbound_sessions_;
   if (end.kind == EndKind::kRefused || (!end.established && end.kind == EndKind::kProtocol)) {
-    record_refusal(session->peer().remote.empty() ? "inbound" : session->peer().remote, end.reason);
+    record_refusal(session->remote(), end.reason);
   } else if (!end.established && end.kind == EndKind::kNetwork) {
     // A TCP client that never completed TLS (garbage, scanners, timeouts) is also a refusal.
-    record_refusal("inbound", end.reason);
+    record_refusal(session->remote(), end.reason);
   }
   task_finished();
 }
