@@ -40,8 +40,10 @@ Result<std::string> get_string(const json& j, const char* name, std::string_view
 
 Result<uint64_t> get_uint(const json& j, const char* name, std::string_view where) {
   const auto& v = j.at(name);
-  if (!v.is_number_unsigned()) return bad(std::string(name) + " must be an unsigned integer", where);
-  return v.get<uint64_t>();
+  // A parsed non-negative number is "unsigned"; one built in memory from an int64 is not.
+  if (v.is_number_unsigned()) return v.get<uint64_t>();
+  if (v.is_number_integer() && v.get<int64_t>() >= 0) return static_cast<uint64_t>(v.get<int64_t>());
+  return bad(std::string(name) + " must be an unsigned integer", where);
 }
 
 template <size_t N>
@@ -128,8 +130,8 @@ Result<AuditEntry> entry_from_json(const json& j) {
   const auto& counts = j.at("counts");
   if (!counts.is_object() || counts.size() > kMaxCounts) return bad("counts must be an object", where);
   for (const auto& [name, value] : counts.items()) {
-    if (!value.is_number_unsigned()) return bad("counts must be unsigned integers", where);
-    e.event.counts.emplace_back(name, value.get<uint64_t>());
+    JISR_TRY(auto n, get_uint(counts, name.c_str(), where));
+    e.event.counts.emplace_back(name, n);
   }
   JISR_TRY(e.event.detail, get_string(j, "detail", where));
   JISR_TRY(e.prev, get_hex<32>(j, "prev", where));
