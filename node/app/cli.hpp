@@ -50,5 +50,6 @@ void add_init_command(CLI::App& app, Action& action);
 void add_import_command(CLI::App& app, Action& action);
 void add_records_command(CLI::App& app, Action& action);
 void add_audit_command(CLI::App& app, Action& action);
+void add_policy_command(CLI::App& app, Action& action);
 
 }  // namespace jisr::app

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   add_import_command(app, action);
   add_records_command(app, action);
   add_audit_command(app, action);
+  add_policy_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
