@@ -47,6 +47,9 @@ Result<OpenNode> open_node(const std::string& dir);
 
 // Command groups (one cmd_*.cpp each).
 void add_init_command(CLI::App& app, Action& action);
+void add_peer_command(CLI::App& app, Action& action);
+void add_serve_command(CLI::App& app, Action& action);
+void add_status_command(CLI::App& app, Action& action);
 void add_import_command(CLI::App& app, Action& action);
 void add_records_command(CLI::App& app, Action& action);
 void add_audit_command(CLI::App& app, Action& action);

@@ -24,6 +24,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   Action action;
   add_init_command(app, action);
+  add_peer_command(app, action);
+  add_serve_command(app, action);
+  add_status_command(app, action);
   add_import_command(app, action);
   add_records_command(app, action);
   add_audit_command(app, action);

@@ -182,6 +182,22 @@ Result<CertificateInfo> inspect_certificate_file(const std::filesystem::path& pa
   return info;
 }
 
+Result<CertificateInfo> check_peer_ca(std::string_view pem, const OrgId& expected_org, TimePoint now) {
+  JISR_TRY(auto info, inspect_certificate(pem));
+  if (!info.is_ca) return make_error(Errc::kInvalidInput, "not a CA certificate (an org CA is needed)");
+  if (now >= info.not_after) {
+    return make_error(Errc::kInvalidInput, "CA certificate expired on " + format_utc(info.not_after));
+  }
+  if (now < info.not_before) {
+    return make_error(Errc::kInvalidInput, "CA certificate not valid before " + format_utc(info.not_before));
+  }
+  if (info.org && *info.org != expected_org) {
+    return make_error(Errc::kInvalidInput,
+                      fmt::format("CA certificate is for org '{}', not '{}'", info.org->str(), expected_org.str()));
+  }
+  return info;
+}
+
 SigningKey generate_signing_key() {
   SigningKey key;
   crypto_sign_keypair(key.public_key.data(), key.secret.data());

@@ -58,6 +58,12 @@ struct CertificateInfo {
 Result<CertificateInfo> inspect_certificate(std::string_view pem);
 Result<CertificateInfo> inspect_certificate_file(const std::filesystem::path& path);
 
+// Checks a peer organisation's CA certificate before it is pinned (`jisr peer add`): exactly a
+// parseable certificate, a CA (basicConstraints CA:TRUE), valid at now, and naming
+// expected_org in its SAN URI when it names any org. Errors (kInvalidInput) say which check
+// failed, in one line.
+Result<CertificateInfo> check_peer_ca(std::string_view pem, const OrgId& expected_org, TimePoint now);
+
 // Ed25519 signing key (libsodium).
 struct SigningKey {
   std::array<uint8_t, 64> secret{};  // libsodium secret key (seed || public)
