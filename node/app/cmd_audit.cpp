@@ -222,7 +222,7 @@ int run_verify(const AuditOptionsCli& opt) {
     auto text = read_file(opt.bundle, audit::kMaxBundleBytes);
     if (!text) return fail(text.error());
     auto report = audit::verify_bundle(text.value(), expected);
-    if (!report) return fail(make_error(report.error().code, report.error().message(), opt.bundle));
+    if (!report) return fail(make_error(report.error().code, report.error().what, opt.bundle));
     return print_report(report.value(), opt.json, opt.bundle);
   }
   auto node = open_node(opt.dir);
