@@ -50,6 +50,7 @@ struct BoundMapping {
   struct Bound {
     const FieldSource* source;
     size_t index;
+    const FieldSpec* spec = nullptr;  // the schema's spec of source->field (set by import)
   };
   std::vector<Bound> fields;
   size_t column_count = 0;

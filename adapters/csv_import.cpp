@@ -35,6 +35,8 @@ std::variant<MappedRow, std::string> map_row(const CsvRow& row, const BoundMappi
   if (id.empty()) return std::string("missing id");
   if (!is_valid_record_id(id)) return std::string("invalid id (1-128 printable characters, no spaces, commas, quotes or slashes)");
   out.id = RecordId(std::string(id));
+  std::vector<FieldMap::Entry> entries;
+  entries.reserve(bound.fields.size());
   for (const auto& b : bound.fields) {
     std::string_view raw = trim(row.fields[b.index]);
     if (raw.empty()) continue;
@@ -45,10 +47,12 @@ std::variant<MappedRow, std::string> map_row(const CsvRow& row, const BoundMappi
       }
     }
     if (value.empty()) continue;
-    auto canonical = schema.canonical_value(b.source->field, value);
+    auto canonical = b.spec ? RecordSchema::canonical_value(*b.spec, b.source->field, value)
+                            : schema.canonical_value(b.source->field, value);
     if (!canonical) return canonical.error().what;
-    out.fields.set(b.source->field, std::move(canonical).value());
+    entries.emplace_back(b.source->field, std::move(canonical).value());
   }
+  out.fields.assign(std::move(entries));
   return out;
 }
 
@@ -82,6 +86,7 @@ Result<ImportCounts> import_csv(CsvReader& reader, const ColumnMapping& mapping,
     hxl_row = std::move(tags);
   }
   JISR_TRY(auto bound, bind_mapping(mapping, header->fields, hxl_row ? &hxl_row->fields : nullptr));
+  for (auto& b : bound.fields) b.spec = schema.find(b.source->field);
 
   ImportCounts total;
   bool done = false;
@@ -113,14 +118,16 @@ Result<ImportCounts> import_csv(CsvReader& reader, const ColumnMapping& mapping,
   };
   const auto store_batch = [&](store::WriteTxn& txn) -> Result<ImportCounts> {
     ImportCounts counts;
+    store::RecordWriter writer(records, txn);
     for (const auto& r : batch) {
-      JISR_TRY(auto outcome, records.put(txn, r.id, r.fields));
+      JISR_TRY(auto outcome, writer.put(r.id, r.fields));
       switch (outcome) {
         case store::PutOutcome::kInserted: ++counts.imported; break;
         case store::PutOutcome::kUpdated: ++counts.updated; break;
         case store::PutOutcome::kUnchanged: ++counts.unchanged; break;
       }
     }
+    JISR_TRY(writer.finish());
     return counts;
   };
 

@@ -63,7 +63,8 @@ CsvReader CsvReader::from_string(std::string text, CsvOptions options) {
 
 Result<bool> CsvReader::fill() {
   if (eof_) return false;
-  if (pos_ > 0) {
+  // Keep the buffer from growing: drop what was consumed once it is most of the buffer.
+  if (pos_ > 0 && pos_ >= buf_.size() / 2) {
     buf_.erase(0, pos_);
     pos_ = 0;
   }
@@ -83,34 +84,26 @@ Result<std::optional<CsvRow>> CsvReader::next() {
   // Skip the UTF-8 BOM once, at the very start.
   if (!started_) {
     started_ = true;
-    while (buf_.size() < 3 && !eof_) {
+    while (buf_.size() - pos_ < 3 && !eof_) {
       JISR_TRY(auto more, fill());
       if (!more) break;
     }
-    if (buf_.size() >= 3 && buf_.compare(0, 3, "\xEF\xBB\xBF") == 0) {
-      pos_ = 3;
-      consumed_ = 3;
+    if (buf_.size() - pos_ >= 3 && buf_.compare(pos_, 3, "\xEF\xBB\xBF") == 0) {
+      pos_ += 3;
+      consumed_ += 3;
     }
   }
-  // Get one byte, refilling as needed; nullopt at the end of input.
-  const auto get = [&]() -> Result<std::optional<char>> {
-    if (pos_ >= buf_.size()) {
+  // Makes at least one unread byte available; false at the end of input.
+  const auto available = [&]() -> Result<bool> {
+    while (pos_ >= buf_.size()) {
       JISR_TRY(auto more, fill());
-      if (!more) return std::optional<char>();
+      if (!more) return false;
     }
-    ++consumed_;
-    return std::optional<char>(buf_[pos_++]);
-  };
-  const auto peek = [&]() -> Result<std::optional<char>> {
-    if (pos_ >= buf_.size()) {
-      JISR_TRY(auto more, fill());
-      if (!more) return std::optional<char>();
-    }
-    return std::optional<char>(buf_[pos_]);
+    return true;
   };
 
-  JISR_TRY(auto first, peek());
-  if (!first) return std::optional<CsvRow>();
+  JISR_TRY(auto any, available());
+  if (!any) return std::optional<CsvRow>();
 
   CsvRow row;
   row.line = line_;
@@ -118,6 +111,7 @@ Result<std::optional<CsvRow>> CsvReader::next() {
   bool in_quotes = false;
   bool was_quoted = false;
   bool after_quote = false;  // a quoted field ended; only a delimiter or newline may follow
+  const char delim = options_.delimiter;
   const auto set_error = [&](std::string msg) {
     if (!row.error) row.error = std::move(msg);
   };
@@ -130,53 +124,71 @@ Result<std::optional<CsvRow>> CsvReader::next() {
     row.fields.push_back(std::move(field));
     field.clear();
   };
-  const auto add_char = [&](char c) {
-    if (row.error) return;
-    if (field.size() >= options_.max_field_bytes) {
+  const auto add = [&](const char* p, size_t n) {
+    if (row.error || n == 0) return;
+    if (field.size() + n > options_.max_field_bytes) {
       set_error(fmt::format("a field is longer than {} bytes", options_.max_field_bytes));
       field.clear();
       return;
     }
-    field.push_back(c);
+    field.append(p, n);
+  };
+  const auto take = [&](size_t n) {
+    pos_ += n;
+    consumed_ += n;
   };
 
   for (;;) {
-    JISR_TRY(auto c, get());
-    if (!c) {
+    JISR_TRY(auto more, available());
+    if (!more) {
       if (in_quotes) set_error("a quoted field is not closed before the end of the file");
       push_field();
       break;
     }
-    const char ch = *c;
+    const char* begin = buf_.data() + pos_;
+    const char* end = buf_.data() + buf_.size();
     if (in_quotes) {
-      if (ch == '"') {
-        JISR_TRY(auto n, peek());
-        if (n && *n == '"') {
-          JISR_TRY(auto skip, get());
-          (void)skip;
-          add_char('"');
-        } else {
-          in_quotes = false;
-          after_quote = true;
-        }
+      // Fast path: everything up to the next quote is field content.
+      const char* q = begin;
+      while (q < end && *q != '"') {
+        if (*q == '\n') ++line_;
+        ++q;
+      }
+      add(begin, static_cast<size_t>(q - begin));
+      take(static_cast<size_t>(q - begin));
+      if (q == end) continue;
+      take(1);  // the quote
+      JISR_TRY(auto has_next, available());
+      if (has_next && buf_[pos_] == '"') {  // a doubled quote is one quote character
+        add("\"", 1);
+        take(1);
       } else {
-        if (ch == '\n') ++line_;
-        add_char(ch);
+        in_quotes = false;
+        after_quote = true;
       }
       continue;
     }
-    if (ch == options_.delimiter) {
+    if (!after_quote) {
+      // Fast path: plain characters of an unquoted field.
+      const char* q = begin;
+      while (q < end && *q != delim && *q != '\n' && *q != '\r' && *q != '"') ++q;
+      if (q != begin) {
+        add(begin, static_cast<size_t>(q - begin));
+        take(static_cast<size_t>(q - begin));
+        continue;
+      }
+    }
+    const char ch = *begin;
+    take(1);
+    if (ch == delim) {
       push_field();
       was_quoted = after_quote = false;
       continue;
     }
     if (ch == '\n' || ch == '\r') {
       if (ch == '\r') {
-        JISR_TRY(auto n, peek());
-        if (n && *n == '\n') {
-          JISR_TRY(auto skip, get());
-          (void)skip;
-        }
+        JISR_TRY(auto has_next, available());
+        if (has_next && buf_[pos_] == '\n') take(1);
       }
       ++line_;
       push_field();
@@ -191,7 +203,7 @@ Result<std::optional<CsvRow>> CsvReader::next() {
       continue;
     }
     // A quote inside an unquoted field is kept as a literal character (common in exports).
-    add_char(ch);
+    add(&ch, 1);
   }
   if (!row.error) {
     for (const auto& f : row.fields) {

@@ -26,6 +26,27 @@ void FieldMap::set(std::string_view name, std::string value) {
   }
 }
 
+void FieldMap::assign(std::vector<Entry> entries) {
+  std::erase_if(entries, [](const Entry& e) { return e.second.empty(); });
+  // Insertion sort: stable, allocation-free and fastest for the dozen or so fields of a record.
+  for (size_t i = 1; i < entries.size(); ++i) {
+    for (size_t j = i; j > 0 && entries[j].first < entries[j - 1].first; --j) {
+      std::swap(entries[j], entries[j - 1]);
+    }
+  }
+  // Keep the last of equal names: reverse-unique on the stable order.
+  std::vector<Entry> out;
+  out.reserve(entries.size());
+  for (auto& e : entries) {
+    if (!out.empty() && out.back().first == e.first) {
+      out.back().second = std::move(e.second);
+    } else {
+      out.push_back(std::move(e));
+    }
+  }
+  entries_ = std::move(out);
+}
+
 void FieldMap::erase(std::string_view name) {
   auto it = std::lower_bound(entries_.begin(), entries_.end(), name,
                              [](const Entry& e, std::string_view n) { return e.first < n; });

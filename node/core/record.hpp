@@ -21,6 +21,9 @@ class FieldMap {
  public:
   using Entry = std::pair<std::string, std::string>;
 
+  // Replaces the whole map with entries in any order (one sort instead of sorted inserts);
+  // empty values are dropped and, for a repeated name, the last entry wins.
+  void assign(std::vector<Entry> entries);
   // Sets or replaces a field; an empty value erases it.
   void set(std::string_view name, std::string value);
   void erase(std::string_view name);

@@ -114,6 +114,12 @@ Result<std::string> RecordSchema::canonical_value(std::string_view field,
                                                   std::string_view value) const {
   const FieldSpec* spec = find(field);
   if (!spec) return make_error(Errc::kInvalidInput, fmt::format("unknown field '{}'", field));
+  return canonical_value(*spec, field, value);
+}
+
+Result<std::string> RecordSchema::canonical_value(const FieldSpec& spec_ref, std::string_view field,
+                                                  std::string_view value) {
+  const FieldSpec* spec = &spec_ref;
   if (value.size() > spec->max_bytes) {
     return make_error(Errc::kInvalidInput,
                       fmt::format("field '{}' longer than {} bytes", field, spec->max_bytes));

@@ -57,6 +57,9 @@ class RecordSchema {
   // decimal. Returns the canonical value, or a one-line reason (no value echoed back, since
   // values may be personal data).
   Result<std::string> canonical_value(std::string_view field, std::string_view value) const;
+  // Same, when the caller already holds the field's spec (hot loops such as import).
+  static Result<std::string> canonical_value(const FieldSpec& spec, std::string_view field,
+                                             std::string_view value);
 
   // Loads a schema document; all problems are reported with positions.
   static Result<RecordSchema> load(YamlSource& source);

@@ -60,52 +60,75 @@ Result<void> write_counter(WriteTxn& txn, std::string_view key, uint64_t n) {
   return txn.put(Table::kMeta, key, std::to_string(n));
 }
 
+}  // namespace
+
+RecordWriter::RecordWriter(RecordStore& /*store*/, WriteTxn& txn)
+    : txn_(txn), last_seq_(read_counter(txn, kLastSeqKey)), live_(read_counter(txn, kLiveKey)) {}
+
 // Takes the next sequence number and records the change, dropping the record's previous
 // change entry so that `changes` holds only the latest change of each record.
-Result<uint64_t> record_change(WriteTxn& txn, const RecordId& id, uint64_t version, bool deleted,
-                               uint64_t previous_seq) {
-  const uint64_t seq = read_counter(txn, kLastSeqKey) + 1;
-  JISR_TRY(write_counter(txn, kLastSeqKey, seq));
+Result<uint64_t> RecordWriter::record_change(const RecordId& id, uint64_t version, bool deleted,
+                                             uint64_t previous_seq) {
+  const uint64_t seq = ++last_seq_;
+  dirty_ = true;
   if (previous_seq != 0) {
-    JISR_TRY(txn.del(Table::kChanges, be64_key(previous_seq)));
+    JISR_TRY(txn_.del(Table::kChanges, be64_key(previous_seq)));
   }
-  JISR_TRY(txn.append(Table::kChanges, be64_key(seq), encode_change(id, version, deleted)));
+  JISR_TRY(txn_.append(Table::kChanges, be64_key(seq), encode_change(id, version, deleted)));
   return seq;
 }
 
-}  // namespace
-
-Result<PutOutcome> RecordStore::put(WriteTxn& txn, const RecordId& id, const FieldMap& fields) {
+Result<PutOutcome> RecordWriter::put(const RecordId& id, const FieldMap& fields) {
   const std::string encoded = encode_fields(fields);
   uint64_t version = 1;
   uint64_t previous_seq = 0;
   bool existed_live = false;
-  if (auto existing = txn.get(Table::kRecords, id.str())) {
+  if (auto existing = txn_.get(Table::kRecords, id.str())) {
     JISR_TRY(auto stored, decode_stored(*existing));
     if (!stored.deleted && stored.fields == encoded) return PutOutcome::kUnchanged;
     version = stored.version + 1;
     previous_seq = stored.seq;
     existed_live = !stored.deleted;
   }
-  JISR_TRY(auto seq, record_change(txn, id, version, false, previous_seq));
-  JISR_TRY(txn.put(Table::kRecords, id.str(), encode_stored(version, seq, false, encoded)));
-  if (!existed_live) {
-    JISR_TRY(write_counter(txn, kLiveKey, read_counter(txn, kLiveKey) + 1));
-    return PutOutcome::kInserted;
-  }
-  return PutOutcome::kUpdated;
+  JISR_TRY(auto seq, record_change(id, version, false, previous_seq));
+  JISR_TRY(txn_.put(Table::kRecords, id.str(), encode_stored(version, seq, false, encoded)));
+  if (existed_live) return PutOutcome::kUpdated;
+  ++live_;
+  return PutOutcome::kInserted;
 }
 
-Result<bool> RecordStore::remove(WriteTxn& txn, const RecordId& id) {
-  auto existing = txn.get(Table::kRecords, id.str());
+Result<bool> RecordWriter::remove(const RecordId& id) {
+  auto existing = txn_.get(Table::kRecords, id.str());
   if (!existing) return false;
   JISR_TRY(auto stored, decode_stored(*existing));
   if (stored.deleted) return false;
   const uint64_t version = stored.version + 1;
-  JISR_TRY(auto seq, record_change(txn, id, version, true, stored.seq));
-  JISR_TRY(txn.put(Table::kRecords, id.str(), encode_stored(version, seq, true, encode_fields({}))));
-  JISR_TRY(write_counter(txn, kLiveKey, read_counter(txn, kLiveKey) - 1));
+  JISR_TRY(auto seq, record_change(id, version, true, stored.seq));
+  JISR_TRY(txn_.put(Table::kRecords, id.str(), encode_stored(version, seq, true, encode_fields({}))));
+  --live_;
   return true;
+}
+
+Result<void> RecordWriter::finish() {
+  if (!dirty_) return ok();
+  JISR_TRY(write_counter(txn_, kLastSeqKey, last_seq_));
+  JISR_TRY(write_counter(txn_, kLiveKey, live_));
+  dirty_ = false;
+  return ok();
+}
+
+Result<PutOutcome> RecordStore::put(WriteTxn& txn, const RecordId& id, const FieldMap& fields) {
+  RecordWriter writer(*this, txn);
+  JISR_TRY(auto outcome, writer.put(id, fields));
+  JISR_TRY(writer.finish());
+  return outcome;
+}
+
+Result<bool> RecordStore::remove(WriteTxn& txn, const RecordId& id) {
+  RecordWriter writer(*this, txn);
+  JISR_TRY(auto removed, writer.remove(id));
+  JISR_TRY(writer.finish());
+  return removed;
 }
 
 Result<std::optional<Record>> RecordStore::get(const TxnView& txn, const RecordId& id) const {

@@ -28,6 +28,31 @@ struct Change {
   bool deleted = false;
 };
 
+class RecordStore;
+
+// Writes many records in one transaction, reading the store's counters once and writing them
+// once in finish() (import writes thousands of rows per transaction). finish() must be called
+// before the transaction commits; a writer that is not finished leaves the counters stale, so
+// the transaction must then be aborted.
+class RecordWriter {
+ public:
+  RecordWriter(RecordStore& store, WriteTxn& txn);
+  RecordWriter(const RecordWriter&) = delete;
+  RecordWriter& operator=(const RecordWriter&) = delete;
+
+  Result<PutOutcome> put(const RecordId& id, const FieldMap& fields);
+  Result<bool> remove(const RecordId& id);
+  Result<void> finish();
+
+ private:
+  Result<uint64_t> record_change(const RecordId& id, uint64_t version, bool deleted,
+                                 uint64_t previous_seq);
+  WriteTxn& txn_;
+  uint64_t last_seq_;
+  uint64_t live_;
+  bool dirty_ = false;
+};
+
 class RecordStore {
  public:
   explicit RecordStore(Env& env) : env_(env) {}
