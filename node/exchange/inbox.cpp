@@ -1,0 +1,207 @@
+#include "node/exchange/inbox.hpp"
+
+#include <fmt/format.h>
+
+#include <set>
+
+namespace jisr::exchange {
+
+Inbox::Inbox(store::Env& env, const audit::AuditLog& audit, const Clock& clock,
+             const RecordSchema& schema, OrgId self, pki::SigningKey key)
+    : env_(env), audit_(audit), clock_(clock), schema_(schema), self_(std::move(self)), key_(key) {}
+
+Result<protocol::BatchReceipt> Inbox::receive_batch(const OrgId& peer,
+                                                    const protocol::RecordBatch& batch,
+                                                    const policies::CompiledAgreement* agreement) {
+  const TimePoint now = clock_.now();
+  const std::string digest = batch_digest(batch);
+  const auto refuse = [&](Errc code, std::string why) -> Error {
+    audit::AuditEvent e;
+    e.kind = audit::AuditKind::kBatchRefused;
+    e.actor = {audit::ActorKind::kPeer, peer.str()};
+    e.peer = peer.str();
+    e.batch_hash = hex(digest);
+    e.agreement_id = agreement ? agreement->id().str() : std::string();
+    e.counts = {{"records", batch.records.size()}};
+    e.detail = why;
+    // The refusal stands even if logging it fails; the failure is reported with it.
+    auto logged = audit_.append(e, now);
+    if (!logged) why += " (and the audit entry failed: " + logged.error().what + ")";
+    return make_error(code, why, peer.str());
+  };
+  if (!agreement || !agreement->in_force(now)) {
+    return refuse(Errc::kDenied, "no agreement in force with this peer");
+  }
+  if (agreement->accept_section().fields.empty() || agreement->retain_days() == 0) {
+    return refuse(Errc::kDenied, "our agreement accepts no records from this peer");
+  }
+  if (batch.records.size() > kMaxRecordsPerBatch) {
+    return refuse(Errc::kInvalidInput, "batch larger than the limit");
+  }
+  const TimePoint retain_until = now + std::chrono::days(agreement->retain_days());
+  uint32_t accepted = 0;
+  uint32_t rejected = 0;
+  uint32_t already = 0;
+  std::set<std::string> dropped;
+  JISR_TRY(env_.write([&](store::WriteTxn& txn) -> Result<void> {
+    accepted = rejected = already = 0;
+    dropped.clear();
+    for (const auto& wire : batch.records) {
+      if (!is_valid_record_id(wire.id.str()) || wire.version == 0) {
+        ++rejected;
+        continue;
+      }
+      FieldMap incoming;
+      for (const auto& f : wire.fields) incoming.set(f.name, f.value);
+      auto kept = policies::accept(*agreement, incoming);
+      for (auto& name : kept.dropped) dropped.insert(std::move(name));
+      FieldMap checked;
+      bool valid = true;
+      for (const auto& [name, value] : kept.kept) {
+        auto canonical = schema_.canonical_value(name, value);
+        if (!canonical) {
+          valid = false;
+          break;
+        }
+        checked.set(name, std::move(canonical).value());
+      }
+      if (!valid) {
+        ++rejected;
+        continue;
+      }
+      const std::string key = peer_key(peer, wire.id.str());
+      if (auto existing = txn.get(store::Table::kReceived, key)) {
+        JISR_TRY(auto held, decode_received(key, *existing));
+        if (held.version >= wire.version) {
+          ++already;
+          ++accepted;
+          continue;
+        }
+      }
+      ReceivedRecord r;
+      r.peer = peer;
+      r.id = wire.id;
+      r.version = wire.version;
+      r.fields = std::move(checked);
+      r.sender_agreement = batch.agreement.str();
+      r.sender_policy_version = batch.policy_version.size() == 32 ? hex(batch.policy_version)
+                                                                   : batch.policy_version;
+      r.purpose = batch.purpose;
+      r.received_at = now;
+      r.retain_until = retain_until;
+      r.accept_agreement = agreement->id().str();
+      r.accept_policy_version = agreement->version();
+      JISR_TRY(txn.put(store::Table::kReceived, key, encode_received(r)));
+      ++accepted;
+    }
+    audit::AuditEvent e;
+    e.kind = audit::AuditKind::kBatchReceived;
+    e.actor = {audit::ActorKind::kPeer, peer.str()};
+    e.peer = peer.str();
+    e.batch_hash = hex(digest);
+    e.agreement_id = agreement->id().str();
+    e.policy_hash = agreement->version();
+    e.purpose = batch.purpose.size() <= 64 ? batch.purpose : std::string();
+    e.counts = {{"accepted", accepted}, {"rejected", rejected}, {"already_held", already}};
+    JISR_TRY(audit_.append(txn, e, now));
+    if (!dropped.empty()) {
+      audit::AuditEvent d;
+      d.kind = audit::AuditKind::kFieldsDropped;
+      d.actor = {audit::ActorKind::kPeer, peer.str()};
+      d.peer = peer.str();
+      d.batch_hash = hex(digest);
+      d.agreement_id = agreement->id().str();
+      d.policy_hash = agreement->version();
+      for (const auto& name : dropped) {
+        if (d.fields.size() < audit::kMaxFields && name.size() <= 64) d.fields.push_back(name);
+      }
+      d.detail = "fields sent that our accept rules do not allow";
+      JISR_TRY(audit_.append(txn, d, now));
+    }
+    return ok();
+  }));
+  protocol::BatchReceipt receipt;
+  receipt.batch_hash = digest;
+  receipt.batch_id = batch.batch_id;
+  receipt.first_seq = batch.first_seq;
+  receipt.last_seq = batch.last_seq;
+  receipt.receiver_time_ms = to_unix_ms(now);
+  receipt.receiver = self_;
+  receipt.accepted = accepted;
+  receipt.rejected = rejected;
+  const auto sig = pki::sign(key_, receipt_signing_bytes(receipt, peer));
+  receipt.signature.assign(reinterpret_cast<const char*>(sig.data()), sig.size());
+  return receipt;
+}
+
+Result<protocol::WithdrawalReceipt> Inbox::receive_withdrawal(const OrgId& peer,
+                                                              const protocol::Withdrawal& withdrawal) {
+  const TimePoint now = clock_.now();
+  if (withdrawal.records.size() > kMaxRecordsPerBatch) {
+    return make_error(Errc::kInvalidInput, "withdrawal larger than the limit", peer.str());
+  }
+  const std::string digest = withdrawal_digest(withdrawal);
+  uint32_t deleted = 0;
+  // Withdrawals are honoured whatever our agreement says: deleting is always allowed.
+  JISR_TRY(env_.write([&](store::WriteTxn& txn) -> Result<void> {
+    deleted = 0;
+    for (const auto& w : withdrawal.records) {
+      const std::string key = peer_key(peer, w.id.str());
+      auto existing = txn.get(store::Table::kReceived, key);
+      if (!existing) continue;
+      JISR_TRY(auto held, decode_received(key, *existing));
+      if (held.version > w.version) continue;  // a newer version arrived after this withdrawal
+      JISR_TRY(txn.del(store::Table::kReceived, key));
+      ++deleted;
+      audit::AuditEvent e;
+      e.kind = audit::AuditKind::kWithdrawalReceived;
+      e.actor = {audit::ActorKind::kPeer, peer.str()};
+      e.peer = peer.str();
+      e.record_id = w.id.str();
+      e.record_version = w.version;
+      e.agreement_id = withdrawal.agreement.str().size() <= 64 ? withdrawal.agreement.str() : "";
+      e.batch_hash = hex(digest);
+      e.detail = w.reason == protocol::WithdrawalReason::kDeleted ? "deleted by the sender"
+                                                                   : "no longer shared by the sender";
+      JISR_TRY(audit_.append(txn, e, now));
+    }
+    return ok();
+  }));
+  protocol::WithdrawalReceipt receipt;
+  receipt.withdrawal_id = withdrawal.withdrawal_id;
+  receipt.withdrawal_hash = digest;
+  receipt.receiver_time_ms = to_unix_ms(now);
+  receipt.receiver = self_;
+  receipt.deleted = deleted;
+  const auto sig = pki::sign(key_, withdrawal_receipt_signing_bytes(receipt, peer));
+  receipt.signature.assign(reinterpret_cast<const char*>(sig.data()), sig.size());
+  return receipt;
+}
+
+Result<uint64_t> Inbox::purge_expired() {
+  const TimePoint now = clock_.now();
+  std::vector<std::string> expired;
+  {
+    JISR_TRY(auto txn, env_.read());
+    JISR_TRY(for_each_received(txn, {}, [&](const ReceivedRecord& r) {
+      if (r.retain_until < now) expired.push_back(peer_key(r.peer, r.id.str()));
+      return true;
+    }));
+  }
+  if (expired.empty()) return uint64_t{0};
+  JISR_TRY(env_.write([&](store::WriteTxn& txn) -> Result<void> {
+    for (const auto& k : expired) {
+      JISR_TRY(txn.del(store::Table::kReceived, k));
+    }
+    audit::AuditEvent e;
+    e.kind = audit::AuditKind::kAdminCommand;
+    e.actor = {audit::ActorKind::kNode, {}};
+    e.counts = {{"records", expired.size()}};
+    e.detail = "retention purge of received records";
+    JISR_TRY(audit_.append(txn, e, now));
+    return ok();
+  }));
+  return uint64_t{expired.size()};
+}
+
+}  // namespace jisr::exchange

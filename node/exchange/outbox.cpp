@@ -1,0 +1,234 @@
+#include "node/exchange/outbox.hpp"
+
+#include <fmt/format.h>
+
+#include "node/core/bytes.hpp"
+#include "node/core/digest.hpp"
+
+namespace jisr::exchange {
+namespace {
+
+// Records examined per plan before it is sent even if small (bounds the time a plan holds a
+// read transaction when most changes need no sending).
+constexpr size_t kExamineFactor = 20;
+
+std::string projection_digest(const policies::CompiledAgreement& a, const policies::Decision& d) {
+  ByteWriter w;
+  w.bytes(a.id().str());
+  w.bytes(d.purpose);
+  w.raw(encode_fields(d.fields));
+  return sha256_hex(w.str());
+}
+
+Result<void> check_signature(std::string_view message, const std::string& signature,
+                             const PeerPublicKey& key, std::string_view what) {
+  if (signature.size() != 64) {
+    return make_error(Errc::kDenied, fmt::format("{} signature has the wrong size", what));
+  }
+  pki::Signature sig;
+  std::copy(signature.begin(), signature.end(), sig.begin());
+  if (!pki::verify(key.bytes, message, sig)) {
+    return make_error(Errc::kDenied, fmt::format("{} signature does not verify", what));
+  }
+  return ok();
+}
+
+}  // namespace
+
+Outbox::Outbox(store::Env& env, const audit::AuditLog& audit, const Clock& clock, NodeLimits limits)
+    : env_(env), records_(env), audit_(audit), clock_(clock), limits_(limits) {}
+
+Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement) {
+  const OrgId& peer = agreement.peer();
+  const TimePoint now = clock_.now();
+  JISR_TRY(auto txn, env_.read());
+  JISR_TRY(auto state, load_outbox_state(txn, peer));
+  SyncPlan plan;
+  plan.peer = peer;
+  plan.agreement_id = agreement.id().str();
+  plan.policy_version = agreement.version();
+  plan.purpose = agreement.purposes().empty() ? std::string() : agreement.purposes().front();
+  plan.from_seq = state.policy_version == agreement.version() ? state.acked_seq : 0;
+  plan.to_seq = plan.from_seq;
+
+  protocol::RecordBatch batch;
+  protocol::Withdrawal withdrawal;
+  size_t bytes = 0;
+  size_t examined = 0;
+  Result<void> inner = ok();
+  JISR_TRY(records_.changes_since(txn, plan.from_seq, [&](const store::Change& c) {
+    if (batch.records.size() >= limits_.batch_records || withdrawal.records.size() >= limits_.batch_records ||
+        bytes >= limits_.batch_bytes || examined >= kExamineFactor * limits_.batch_records) {
+      return false;
+    }
+    ++examined;
+    auto sent = load_sent_state(txn, peer, c.id);
+    if (!sent) {
+      inner = sent.error();
+      return false;
+    }
+    const bool held = sent.value() && sent.value()->shared();
+    if (c.deleted) {
+      if (held) withdrawal.records.push_back({c.id, c.version, protocol::WithdrawalReason::kDeleted});
+      plan.to_seq = c.seq;
+      return true;
+    }
+    auto rec = records_.get(txn, c.id);
+    if (!rec || !rec.value()) {
+      inner = rec ? make_error(Errc::kInternal, "change names a missing record", c.id.str()) : rec.error();
+      return false;
+    }
+    const auto decision = policies::decide(agreement, {rec.value()->fields, plan.purpose}, now);
+    if (!decision.allowed()) {
+      if (held) {
+        withdrawal.records.push_back({c.id, rec.value()->version,
+                                      protocol::WithdrawalReason::kConsentWithdrawn});
+      }
+      plan.to_seq = c.seq;
+      return true;
+    }
+    std::string digest = projection_digest(agreement, decision);
+    if (sent.value() && sent.value()->digest == digest) {  // the peer holds exactly this
+      plan.to_seq = c.seq;
+      return true;
+    }
+    protocol::WireRecord wire{c.id, rec.value()->version, {}};
+    Disclosure disclosure{c.id, rec.value()->version, std::move(digest), {}};
+    for (const auto& [name, value] : decision.fields) {
+      bytes += name.size() + value.size() + 8;
+      wire.fields.push_back({name, value});
+      disclosure.fields.push_back(name);
+    }
+    bytes += c.id.str().size() + 16;
+    batch.records.push_back(std::move(wire));
+    plan.disclosures.push_back(std::move(disclosure));
+    plan.to_seq = c.seq;
+    return true;
+  }));
+  JISR_TRY(inner);
+
+  const std::string id_seed = fmt::format("{}|{}|{}|{}", peer.str(), plan.from_seq, plan.to_seq, plan.policy_version);
+  const std::string step_id = sha256_hex(id_seed).substr(0, 32);
+  if (!withdrawal.records.empty()) {
+    withdrawal.withdrawal_id = step_id;
+    withdrawal.agreement = agreement.id();
+    plan.withdrawal = std::move(withdrawal);
+  }
+  if (!batch.records.empty()) {
+    batch.batch_id = step_id;
+    batch.agreement = agreement.id();
+    batch.policy_version = unhex(plan.policy_version);  // the wire carries the raw SHA-256
+    batch.purpose = plan.purpose;
+    batch.first_seq = plan.from_seq + 1;
+    batch.last_seq = plan.to_seq;
+    plan.batch = std::move(batch);
+  }
+  return plan;
+}
+
+Result<void> Outbox::verify_batch_receipt(const SyncPlan& plan, const protocol::BatchReceipt& r,
+                                          const OrgId& self, const PeerPublicKey& key) {
+  if (!plan.batch) return make_error(Errc::kInternal, "receipt for a plan without a batch");
+  if (r.receiver != plan.peer) return make_error(Errc::kDenied, "receipt names another receiver", plan.peer.str());
+  if (r.batch_hash != batch_digest(*plan.batch) || r.batch_id != plan.batch->batch_id ||
+      r.first_seq != plan.batch->first_seq || r.last_seq != plan.batch->last_seq) {
+    return make_error(Errc::kDenied, "receipt does not match the batch sent", plan.peer.str());
+  }
+  return check_signature(receipt_signing_bytes(r, self), r.signature, key, "receipt");
+}
+
+Result<void> Outbox::verify_withdrawal_receipt(const SyncPlan& plan,
+                                               const protocol::WithdrawalReceipt& r,
+                                               const OrgId& self, const PeerPublicKey& key) {
+  if (!plan.withdrawal) return make_error(Errc::kInternal, "receipt for a plan without a withdrawal");
+  if (r.receiver != plan.peer || r.withdrawal_id != plan.withdrawal->withdrawal_id ||
+      r.withdrawal_hash != withdrawal_digest(*plan.withdrawal)) {
+    return make_error(Errc::kDenied, "withdrawal receipt does not match what was sent", plan.peer.str());
+  }
+  return check_signature(withdrawal_receipt_signing_bytes(r, self), r.signature, key,
+                         "withdrawal receipt");
+}
+
+Result<void> Outbox::commit(const SyncPlan& plan,
+                            const std::optional<protocol::BatchReceipt>& batch_receipt,
+                            const std::optional<protocol::WithdrawalReceipt>& withdrawal_receipt) {
+  if ((plan.batch && !batch_receipt) || (plan.withdrawal && !withdrawal_receipt)) {
+    return make_error(Errc::kInternal, "commit without the receipts of what was sent");
+  }
+  const TimePoint now = clock_.now();
+  return env_.write([&](store::WriteTxn& txn) -> Result<void> {
+    JISR_TRY(auto state, load_outbox_state(txn, plan.peer));
+    const uint64_t base = state.policy_version == plan.policy_version ? state.acked_seq : 0;
+    if (base != plan.from_seq) {
+      return make_error(Errc::kConflict, "the outbox moved while this step was in flight", plan.peer.str());
+    }
+    const audit::Actor node{audit::ActorKind::kNode, {}};
+    if (plan.withdrawal) {
+      for (const auto& w : plan.withdrawal->records) {
+        JISR_TRY(save_sent_state(txn, plan.peer, w.id, SentState{w.version, {}}));
+        audit::AuditEvent e;
+        e.kind = audit::AuditKind::kWithdrawalConfirmed;
+        e.actor = node;
+        e.peer = plan.peer.str();
+        e.record_id = w.id.str();
+        e.record_version = w.version;
+        e.agreement_id = plan.agreement_id;
+        e.policy_hash = plan.policy_version;
+        e.detail = w.reason == protocol::WithdrawalReason::kDeleted ? "record deleted"
+                                                                     : "no longer allowed by the agreement";
+        e.batch_hash = hex(withdrawal_receipt->withdrawal_hash);
+        JISR_TRY(audit_.append(txn, e, now));
+      }
+    }
+    if (plan.batch) {
+      const std::string batch_hash = hex(batch_receipt->batch_hash);
+      for (const auto& d : plan.disclosures) {
+        JISR_TRY(save_sent_state(txn, plan.peer, d.id, SentState{d.version, d.digest}));
+        audit::AuditEvent e;
+        e.kind = audit::AuditKind::kRecordDisclosed;
+        e.actor = node;
+        e.peer = plan.peer.str();
+        e.record_id = d.id.str();
+        e.record_version = d.version;
+        e.batch_hash = batch_hash;
+        e.agreement_id = plan.agreement_id;
+        e.policy_hash = plan.policy_version;
+        e.purpose = plan.purpose;
+        e.fields = d.fields;
+        JISR_TRY(audit_.append(txn, e, now));
+      }
+      audit::AuditEvent e;
+      e.kind = audit::AuditKind::kReceiptReceived;
+      e.actor = {audit::ActorKind::kPeer, plan.peer.str()};
+      e.peer = plan.peer.str();
+      e.batch_hash = batch_hash;
+      e.agreement_id = plan.agreement_id;
+      e.policy_hash = plan.policy_version;
+      e.counts = {{"accepted", batch_receipt->accepted}, {"rejected", batch_receipt->rejected}};
+      JISR_TRY(audit_.append(txn, e, now));
+      ByteWriter w;
+      w.bytes(batch_receipt->batch_hash);
+      w.varint(batch_receipt->first_seq);
+      w.varint(batch_receipt->last_seq);
+      w.varint(static_cast<uint64_t>(batch_receipt->receiver_time_ms));
+      w.bytes(batch_receipt->signature);
+      JISR_TRY(txn.put(store::Table::kReceipts, peer_key(plan.peer, be64_key(batch_receipt->last_seq)), w.str()));
+      state.last_receipt_ms = batch_receipt->receiver_time_ms;
+      ++state.receipts;
+    }
+    state.acked_seq = plan.to_seq;
+    state.policy_version = plan.policy_version;
+    return save_outbox_state(txn, plan.peer, state);
+  });
+}
+
+Result<uint64_t> Outbox::pending(const OrgId& peer, const std::string& policy_version) {
+  JISR_TRY(auto txn, env_.read());
+  JISR_TRY(auto state, load_outbox_state(txn, peer));
+  const uint64_t acked = state.policy_version == policy_version ? state.acked_seq : 0;
+  uint64_t n = 0;
+  JISR_TRY(records_.changes_since(txn, acked, [&](const store::Change&) { return ++n, true; }));
+  return n;
+}
+
+}  // namespace jisr::exchange

@@ -1,0 +1,91 @@
+// Outbox: the sending half of policy-filtered sharing (issue 5). For one peer it walks the
+// record change sequence after the last acknowledged change, evaluates each record version
+// against the agreement in force AT SEND TIME, and plans what to send: a withdrawal for every
+// record the peer holds that it may no longer hold (deleted, consent withdrawn, rule no longer
+// matches), then a batch of projections (allowed fields only, transforms applied) of records
+// the peer does not yet hold in exactly that form. Nothing is recorded as sent until the peer's
+// signed receipt is verified; commit() then advances the outbox, remembers what the peer holds
+// and writes one audit entry per disclosure, all in one transaction. A crash anywhere before
+// commit re-sends the same versions, which the receiver ignores (idempotent by peer, id,
+// version), so nothing is lost and nothing is duplicated.
+//
+// When the agreement's version changes, the outbox re-evaluates every record from the start:
+// records it no longer allows are withdrawn, records whose projection changed are re-sent,
+// the rest (same projection) are skipped.
+//
+// Thread-safety: one Outbox per node, used from one thread (the node's io thread); it opens
+// short transactions of its own.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "node/audit/audit_log.hpp"
+#include "node/core/clock.hpp"
+#include "node/core/node_config.hpp"
+#include "node/exchange/sync_records.hpp"
+#include "node/pki/pki.hpp"
+#include "node/store/record_store.hpp"
+#include "policies/agreement.hpp"
+#include "protocol/messages.hpp"
+
+namespace jisr::exchange {
+
+struct Disclosure {
+  RecordId id;
+  uint64_t version = 0;
+  std::string digest;               // hex, of the projection
+  std::vector<std::string> fields;  // names of the fields that leave
+};
+
+struct SyncPlan {
+  OrgId peer;
+  uint64_t from_seq = 0;  // changes after this...
+  uint64_t to_seq = 0;    // ...up to and including this are covered
+  std::string agreement_id;
+  std::string policy_version;  // hex
+  std::string purpose;
+  std::optional<protocol::Withdrawal> withdrawal;  // goes first
+  std::optional<protocol::RecordBatch> batch;
+  std::vector<Disclosure> disclosures;
+  bool advances() const { return to_seq > from_seq; }
+};
+
+struct PeerPublicKey {
+  std::array<uint8_t, 32> bytes{};
+};
+
+class Outbox {
+ public:
+  Outbox(store::Env& env, const audit::AuditLog& audit, const Clock& clock, NodeLimits limits);
+
+  // Plans the next step for the agreement's peer (empty plan: nothing pending).
+  Result<SyncPlan> plan(const policies::CompiledAgreement& agreement);
+
+  // Checks a receipt against the plan: the digest and sequence range match what was sent, the
+  // receiver is the peer, and the signature verifies with the peer's key.
+  static Result<void> verify_batch_receipt(const SyncPlan& plan, const protocol::BatchReceipt& r,
+                                           const OrgId& self, const PeerPublicKey& peer_key);
+  static Result<void> verify_withdrawal_receipt(const SyncPlan& plan,
+                                                const protocol::WithdrawalReceipt& r,
+                                                const OrgId& self, const PeerPublicKey& peer_key);
+
+  // Records a planned step as done (receipts already verified; a plan with messages needs its
+  // receipts). Advances the outbox, remembers what the peer holds, writes the audit entries.
+  Result<void> commit(const SyncPlan& plan, const std::optional<protocol::BatchReceipt>& batch_receipt,
+                      const std::optional<protocol::WithdrawalReceipt>& withdrawal_receipt);
+
+  // Changes not yet acknowledged by the peer under the current agreement version (all of them
+  // when the version changed since the last send).
+  Result<uint64_t> pending(const OrgId& peer, const std::string& policy_version);
+
+ private:
+  store::Env& env_;
+  store::RecordStore records_;
+  const audit::AuditLog& audit_;
+  const Clock& clock_;
+  NodeLimits limits_;
+};
+
+}  // namespace jisr::exchange

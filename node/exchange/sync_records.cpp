@@ -1,0 +1,227 @@
+#include "node/exchange/sync_records.hpp"
+
+#include "node/core/bytes.hpp"
+#include "node/core/digest.hpp"
+
+namespace jisr::exchange {
+namespace {
+constexpr uint8_t kFormat = 1;
+
+Error corrupt(std::string_view what) {
+  return make_error(Errc::kInternal, "corrupt " + std::string(what) + " entry", "store");
+}
+
+void put_record(ByteWriter& w, const protocol::WireRecord& r) {
+  w.bytes(r.id.str());
+  w.varint(r.version);
+  w.varint(r.fields.size());
+  for (const auto& f : r.fields) {
+    w.bytes(f.name);
+    w.bytes(f.value);
+  }
+}
+}  // namespace
+
+std::string hex(std::string_view bytes) {
+  return to_hex(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+}
+
+std::string unhex(std::string_view text) {
+  if (text.size() % 2) return {};
+  const auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(text.size() / 2);
+  for (size_t i = 0; i < text.size(); i += 2) {
+    const int hi = nibble(text[i]);
+    const int lo = nibble(text[i + 1]);
+    if (hi < 0 || lo < 0) return {};
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return out;
+}
+
+std::string peer_key(const OrgId& peer, std::string_view id) {
+  std::string k = peer.str();
+  k.push_back('\0');
+  k.append(id);
+  return k;
+}
+
+Result<OutboxState> load_outbox_state(const store::TxnView& txn, const OrgId& peer) {
+  OutboxState s;
+  auto v = txn.get(store::Table::kOutboxState, peer.str());
+  if (!v) return s;
+  ByteReader r(*v);
+  auto fmt = r.u8();
+  auto acked = r.varint();
+  auto version = r.bytes(256);
+  auto last = r.varint();
+  auto receipts = r.varint();
+  if (!fmt || *fmt != kFormat || !acked || !version || !last || !receipts) return corrupt("outbox");
+  s.acked_seq = *acked;
+  s.policy_version = std::string(*version);
+  s.last_receipt_ms = static_cast<int64_t>(*last);
+  s.receipts = *receipts;
+  return s;
+}
+
+Result<void> save_outbox_state(store::WriteTxn& txn, const OrgId& peer, const OutboxState& s) {
+  ByteWriter w;
+  w.u8(kFormat);
+  w.varint(s.acked_seq);
+  w.bytes(s.policy_version);
+  w.varint(static_cast<uint64_t>(s.last_receipt_ms));
+  w.varint(s.receipts);
+  return txn.put(store::Table::kOutboxState, peer.str(), w.str());
+}
+
+Result<std::optional<SentState>> load_sent_state(const store::TxnView& txn, const OrgId& peer,
+                                                 const RecordId& id) {
+  auto v = txn.get(store::Table::kSentState, peer_key(peer, id.str()));
+  if (!v) return std::optional<SentState>();
+  ByteReader r(*v);
+  auto fmt = r.u8();
+  auto version = r.varint();
+  auto digest = r.bytes(128);
+  if (!fmt || *fmt != kFormat || !version || !digest) return corrupt("sent state");
+  return std::optional<SentState>(SentState{*version, std::string(*digest)});
+}
+
+Result<void> save_sent_state(store::WriteTxn& txn, const OrgId& peer, const RecordId& id,
+                             const SentState& s) {
+  ByteWriter w;
+  w.u8(kFormat);
+  w.varint(s.version);
+  w.bytes(s.digest);
+  return txn.put(store::Table::kSentState, peer_key(peer, id.str()), w.str());
+}
+
+std::string encode_received(const ReceivedRecord& r) {
+  ByteWriter w;
+  w.u8(kFormat);
+  w.varint(r.version);
+  w.bytes(r.sender_agreement);
+  w.bytes(r.sender_policy_version);
+  w.bytes(r.purpose);
+  w.varint(static_cast<uint64_t>(to_unix_ms(r.received_at)));
+  w.varint(static_cast<uint64_t>(to_unix_ms(r.retain_until)));
+  w.bytes(r.accept_agreement);
+  w.bytes(r.accept_policy_version);
+  w.raw(encode_fields(r.fields));
+  return w.take();
+}
+
+Result<ReceivedRecord> decode_received(std::string_view key, std::string_view value) {
+  const auto zero = key.find('\0');
+  if (zero == std::string_view::npos) return corrupt("received");
+  ReceivedRecord out;
+  out.peer = OrgId(std::string(key.substr(0, zero)));
+  out.id = RecordId(std::string(key.substr(zero + 1)));
+  ByteReader r(value);
+  auto fmt = r.u8();
+  auto version = r.varint();
+  auto agreement = r.bytes(256);
+  auto policy = r.bytes(256);
+  auto purpose = r.bytes(256);
+  auto received = r.varint();
+  auto retain = r.varint();
+  auto accept_agreement = r.bytes(256);
+  auto accept_policy = r.bytes(256);
+  if (!fmt || *fmt != kFormat || !version || !agreement || !policy || !purpose || !received ||
+      !retain || !accept_agreement || !accept_policy) {
+    return corrupt("received");
+  }
+  JISR_TRY(auto fields, decode_fields(r.rest()));
+  out.version = *version;
+  out.fields = std::move(fields);
+  out.sender_agreement = std::string(*agreement);
+  out.sender_policy_version = std::string(*policy);
+  out.purpose = std::string(*purpose);
+  out.received_at = from_unix_ms(static_cast<int64_t>(*received));
+  out.retain_until = from_unix_ms(static_cast<int64_t>(*retain));
+  out.accept_agreement = std::string(*accept_agreement);
+  out.accept_policy_version = std::string(*accept_policy);
+  return out;
+}
+
+Result<void> for_each_received(const store::TxnView& txn, const std::string& peer,
+                               const std::function<bool(const ReceivedRecord&)>& fn) {
+  Result<void> inner = ok();
+  std::string prefix = peer;
+  if (!prefix.empty()) prefix.push_back('\0');
+  JISR_TRY(txn.scan_prefix(store::Table::kReceived, prefix,
+                           [&](std::string_view k, std::string_view v) {
+                             auto rec = decode_received(k, v);
+                             if (!rec) {
+                               inner = rec.error();
+                               return false;
+                             }
+                             return fn(rec.value());
+                           }));
+  return inner;
+}
+
+std::string batch_digest(const protocol::RecordBatch& b) {
+  ByteWriter w;
+  w.raw("jisr-batch-v1");
+  w.bytes(b.batch_id);
+  w.bytes(b.agreement.str());
+  w.bytes(b.policy_version);
+  w.bytes(b.purpose);
+  w.varint(b.first_seq);
+  w.varint(b.last_seq);
+  w.varint(b.records.size());
+  for (const auto& r : b.records) put_record(w, r);
+  const auto h = sha256(w.str());
+  return std::string(reinterpret_cast<const char*>(h.data()), h.size());
+}
+
+std::string withdrawal_digest(const protocol::Withdrawal& wd) {
+  ByteWriter w;
+  w.raw("jisr-withdrawal-v1");
+  w.bytes(wd.withdrawal_id);
+  w.bytes(wd.agreement.str());
+  w.varint(wd.records.size());
+  for (const auto& r : wd.records) {
+    w.bytes(r.id.str());
+    w.varint(r.version);
+    w.u8(static_cast<uint8_t>(r.reason));
+  }
+  const auto h = sha256(w.str());
+  return std::string(reinterpret_cast<const char*>(h.data()), h.size());
+}
+
+std::string receipt_signing_bytes(const protocol::BatchReceipt& r, const OrgId& sender) {
+  ByteWriter w;
+  w.raw("jisr-receipt-v1");
+  w.bytes(r.batch_hash);
+  w.bytes(r.batch_id);
+  w.varint(r.first_seq);
+  w.varint(r.last_seq);
+  w.varint(static_cast<uint64_t>(r.receiver_time_ms));
+  w.bytes(r.receiver.str());
+  w.bytes(sender.str());
+  w.varint(r.accepted);
+  w.varint(r.rejected);
+  return w.take();
+}
+
+std::string withdrawal_receipt_signing_bytes(const protocol::WithdrawalReceipt& r,
+                                             const OrgId& sender) {
+  ByteWriter w;
+  w.raw("jisr-withdrawal-receipt-v1");
+  w.bytes(r.withdrawal_id);
+  w.bytes(r.withdrawal_hash);
+  w.varint(static_cast<uint64_t>(r.receiver_time_ms));
+  w.bytes(r.receiver.str());
+  w.bytes(sender.str());
+  w.varint(r.deleted);
+  return w.take();
+}
+
+}  // namespace jisr::exchange

@@ -1,0 +1,86 @@
+// The data of policy-filtered record sharing (issue 5), independent of the transport: what a
+// sender has sent to each peer, what a receiver holds from each peer, and the canonical bytes
+// that batch hashes and receipt signatures are computed over. Both nodes compute the same
+// digests from the same messages, so a receipt proves exactly what was received.
+//
+// Storage (node/store/schema.hpp):
+//   kOutboxState  peer                 -> OutboxState
+//   kSentState    peer 0x00 record id  -> SentState (what the peer holds of that record)
+//   kReceived     peer 0x00 remote id  -> ReceivedRecord (fields + provenance)
+//   kReceipts     peer 0x00 be64 seq   -> the peer's signed receipt of the batch ending at seq
+// Thread-safety: pure functions and value types; storage through the caller's transactions.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "node/core/clock.hpp"
+#include "node/core/ids.hpp"
+#include "node/core/record.hpp"
+#include "node/core/result.hpp"
+#include "node/store/env.hpp"
+#include "protocol/messages.hpp"
+
+namespace jisr::exchange {
+
+// Per peer: how far the outbox has been acknowledged and under which policy version.
+struct OutboxState {
+  uint64_t acked_seq = 0;       // every change up to here is acknowledged (or needed no send)
+  std::string policy_version;   // hex; when the agreement changes, the outbox re-evaluates all
+  int64_t last_receipt_ms = 0;  // receiver time of the last receipt
+  uint64_t receipts = 0;        // receipts received so far
+};
+
+// Per (peer, record): what the peer was last given.
+struct SentState {
+  uint64_t version = 0;  // local record version last sent (or withdrawn)
+  std::string digest;    // hex SHA-256 of the projection sent; empty once withdrawn
+  bool shared() const { return !digest.empty(); }
+};
+
+// A record held from a peer, with provenance.
+struct ReceivedRecord {
+  OrgId peer;
+  RecordId id;                        // the peer's id of the record
+  uint64_t version = 0;               // the peer's version
+  FieldMap fields;                    // only what our accept rules keep
+  std::string sender_agreement;       // the agreement the sender named
+  std::string sender_policy_version;  // hex, as the sender stated it
+  std::string purpose;
+  TimePoint received_at;
+  TimePoint retain_until;             // purged after this
+  std::string accept_agreement;       // our agreement that accepted it
+  std::string accept_policy_version;  // hex
+};
+
+std::string peer_key(const OrgId& peer, std::string_view id);
+
+Result<OutboxState> load_outbox_state(const store::TxnView& txn, const OrgId& peer);
+Result<void> save_outbox_state(store::WriteTxn& txn, const OrgId& peer, const OutboxState& state);
+Result<std::optional<SentState>> load_sent_state(const store::TxnView& txn, const OrgId& peer,
+                                                 const RecordId& id);
+Result<void> save_sent_state(store::WriteTxn& txn, const OrgId& peer, const RecordId& id,
+                             const SentState& state);
+
+std::string encode_received(const ReceivedRecord& r);
+Result<ReceivedRecord> decode_received(std::string_view key, std::string_view value);
+// Calls fn for each held record (of one peer, or of all when peer is empty) in key order.
+Result<void> for_each_received(const store::TxnView& txn, const std::string& peer,
+                               const std::function<bool(const ReceivedRecord&)>& fn);
+
+// SHA-256 (raw bytes) over the canonical encoding of a batch / a withdrawal.
+std::string batch_digest(const protocol::RecordBatch& batch);
+std::string withdrawal_digest(const protocol::Withdrawal& withdrawal);
+// The bytes a receipt's signature covers (everything in it but the signature, plus the org of
+// the sender it was given to, so a receipt cannot be replayed to another peer).
+std::string receipt_signing_bytes(const protocol::BatchReceipt& receipt, const OrgId& sender);
+std::string withdrawal_receipt_signing_bytes(const protocol::WithdrawalReceipt& receipt,
+                                             const OrgId& sender);
+
+std::string hex(std::string_view bytes);
+// Raw bytes of a lowercase or uppercase hex string; empty when it is not hex.
+std::string unhex(std::string_view text);
+
+}  // namespace jisr::exchange

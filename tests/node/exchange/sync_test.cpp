@@ -1,0 +1,235 @@
+// Sharing without the transport: the sender's Outbox and the receiver's Inbox exchange the
+// protocol messages directly, so every decision, receipt and idempotence rule is checked
+// deterministically. (The same flow over TLS between `jisr serve` processes is in
+// tests/integration/sync_cli_test.cpp.)
+#include <catch2/catch.hpp>
+
+#include <set>
+
+#include "node/exchange/inbox.hpp"
+#include "node/exchange/outbox.hpp"
+#include "policies/compiler.hpp"
+#include "tests/test_support.hpp"
+
+using namespace jisr;
+using namespace jisr::exchange;
+
+namespace {
+
+std::shared_ptr<const policies::CompiledAgreement> example(const std::string& name) {
+  auto src = YamlSource::from_file(testing::source_dir() / "policies" / "examples" / name);
+  auto compiled = policies::compile_agreement(src, RecordSchema::missing_person());
+  REQUIRE(compiled);
+  return std::make_shared<const policies::CompiledAgreement>(std::move(compiled).value());
+}
+
+struct Node {
+  explicit Node(const std::string& org)
+      : env(store::Env::open(dir.path()).value()),
+        audit(*env, org),
+        key(pki::generate_signing_key()),
+        self(org) {}
+  testing::TempDir dir;
+  std::unique_ptr<store::Env> env;
+  audit::AuditLog audit;
+  pki::SigningKey key;
+  OrgId self;
+};
+
+FieldMap consented(const char* name, const char* consent = "yes") {
+  FieldMap f;
+  f.set("given_name", name);
+  f.set("family_name", "الحسن");
+  f.set("birth_date", "1990-05-17");
+  f.set("reporter_phone", "0999");
+  f.set("national_id", "12345678901");
+  f.set("consent_share_iimp", consent);
+  return f;
+}
+
+std::set<std::string> held_ids(Node& n, const char* peer) {
+  std::set<std::string> ids;
+  auto txn = n.env->read().value();
+  REQUIRE(for_each_received(txn, peer, [&](const ReceivedRecord& r) { return ids.insert(r.id.str()), true; }));
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE("consented records reach the peer with only the allowed fields", "[exchange][sync]") {
+  FakeClock clock(from_unix_ms(1'780'000'000'000));  // 2026-05-28, inside both agreements
+  Node platform("mpfp");
+  Node institution("iimp");
+  auto share = example("mpfp-to-iimp.yaml");
+  auto accept = example("iimp-to-mpfp.yaml");
+  store::RecordStore records(*platform.env);
+  REQUIRE(platform.env->write([&](store::WriteTxn& t) -> Result<void> {
+    JISR_TRY(records.put(t, RecordId("r1"), consented("أحمد")));
+    JISR_TRY(records.put(t, RecordId("r2"), consented("مريم", "no")));
+    JISR_TRY(records.put(t, RecordId("r3"), consented("خالد")));
+    return ok();
+  }));
+  NodeLimits limits;
+  Outbox outbox(*platform.env, platform.audit, clock, limits);
+  Inbox inbox(*institution.env, institution.audit, clock, RecordSchema::missing_person(),
+              institution.self, institution.key);
+  PeerPublicKey institution_key{institution.key.public_key};
+
+  auto plan = outbox.plan(*share).value();
+  REQUIRE(plan.batch);
+  CHECK_FALSE(plan.withdrawal);
+  CHECK(plan.batch->records.size() == 2);
+  for (const auto& r : plan.batch->records) {
+    for (const auto& f : r.fields) {
+      CHECK(share->rules().front().transform_of(f.name) != policies::Transform::kDrop);
+      CHECK(f.name != "reporter_phone");
+      CHECK(f.name != "national_id");
+      CHECK(f.name != "consent_share_iimp");
+      if (f.name == "birth_date") CHECK(f.value == "1990");  // year only
+    }
+  }
+  auto receipt = inbox.receive_batch(platform.self, *plan.batch, accept.get());
+  REQUIRE(receipt);
+  CHECK(receipt.value().accepted == 2);
+  REQUIRE(Outbox::verify_batch_receipt(plan, receipt.value(), platform.self, institution_key));
+  REQUIRE(outbox.commit(plan, receipt.value(), std::nullopt));
+  CHECK(held_ids(institution, "mpfp") == std::set<std::string>{"r1", "r3"});
+  CHECK(outbox.pending(OrgId("iimp"), share->version()).value() == 0);
+  CHECK(outbox.plan(*share).value().advances() == false);
+
+  SECTION("the receiver keeps provenance and nothing it does not accept") {
+    auto txn = institution.env->read().value();
+    REQUIRE(for_each_received(txn, "mpfp", [&](const ReceivedRecord& r) {
+      CHECK(r.sender_agreement == "mpfp-iimp-mou");
+      CHECK(r.sender_policy_version == share->version());
+      CHECK(r.accept_agreement == "iimp-mpfp-mou");
+      CHECK(r.purpose == "locate-missing-person");
+      CHECK(r.retain_until > r.received_at);
+      CHECK_FALSE(r.fields.has("reporter_phone"));
+      return true;
+    }));
+  }
+
+  SECTION("a re-sent batch changes nothing (idempotent by peer, id, version)") {
+    auto again = inbox.receive_batch(platform.self, *plan.batch, accept.get());
+    REQUIRE(again);
+    CHECK(held_ids(institution, "mpfp").size() == 2);
+  }
+
+  SECTION("withdrawn consent travels as a withdrawal and the peer deletes") {
+    REQUIRE(platform.env->write([&](store::WriteTxn& t) {
+      return records.put(t, RecordId("r1"), consented("أحمد", "no"));
+    }));
+    auto step = outbox.plan(*share).value();
+    REQUIRE(step.withdrawal);
+    CHECK_FALSE(step.batch);
+    CHECK(step.withdrawal->records.at(0).id.str() == "r1");
+    auto confirm = inbox.receive_withdrawal(platform.self, *step.withdrawal);
+    REQUIRE(confirm);
+    CHECK(confirm.value().deleted == 1);
+    REQUIRE(Outbox::verify_withdrawal_receipt(step, confirm.value(), platform.self, institution_key));
+    REQUIRE(outbox.commit(step, std::nullopt, confirm.value()));
+    CHECK(held_ids(institution, "mpfp") == std::set<std::string>{"r3"});
+  }
+
+  SECTION("a deleted record is withdrawn") {
+    REQUIRE(platform.env->write([&](store::WriteTxn& t) { return records.remove(t, RecordId("r3")); }));
+    auto step = outbox.plan(*share).value();
+    REQUIRE(step.withdrawal);
+    CHECK(step.withdrawal->records.at(0).reason == protocol::WithdrawalReason::kDeleted);
+  }
+
+  SECTION("an unchanged projection is not re-sent; a changed one is") {
+    auto f = consented("أحمد");
+    f.set("reporter_phone", "0888");  // never leaves: nothing to send
+    REQUIRE(platform.env->write([&](store::WriteTxn& t) { return records.put(t, RecordId("r1"), f); }));
+    auto quiet = outbox.plan(*share).value();
+    CHECK(quiet.advances());
+    CHECK_FALSE(quiet.batch);
+    REQUIRE(outbox.commit(quiet, std::nullopt, std::nullopt));
+    f.set("birth_place", "حلب");
+    REQUIRE(platform.env->write([&](store::WriteTxn& t) { return records.put(t, RecordId("r1"), f); }));
+    auto changed = outbox.plan(*share).value();
+    REQUIRE(changed.batch);
+    CHECK(changed.batch->records.at(0).version == 3);
+  }
+
+  SECTION("receipts that do not match or do not verify are refused") {
+    auto forged = receipt.value();
+    forged.accepted = 99;
+    CHECK_FALSE(Outbox::verify_batch_receipt(plan, forged, platform.self, institution_key));
+    auto wrong_key = PeerPublicKey{pki::generate_signing_key().public_key};
+    CHECK_FALSE(Outbox::verify_batch_receipt(plan, receipt.value(), platform.self, wrong_key));
+    CHECK_FALSE(Outbox::verify_batch_receipt(plan, receipt.value(), OrgId("other"), institution_key));
+  }
+
+  SECTION("every disclosure is in the sender's audit log once") {
+    auto txn = platform.env->read().value();
+    std::multiset<std::string> disclosed;
+    REQUIRE(audit::AuditLog::for_each(txn, 1, [&](const audit::AuditEntry& e) {
+      if (e.event.kind == audit::AuditKind::kRecordDisclosed) {
+        disclosed.insert(e.event.record_id);
+        CHECK(e.event.peer == "iimp");
+        CHECK(e.event.policy_hash == share->version());
+        CHECK(std::find(e.event.fields.begin(), e.event.fields.end(), "reporter_phone") == e.event.fields.end());
+      }
+      return true;
+    }));
+    CHECK(disclosed == std::multiset<std::string>{"r1", "r3"});
+  }
+}
+
+TEST_CASE("a batch from a peer without an agreement in force is refused and logged", "[exchange][sync]") {
+  FakeClock clock(from_unix_ms(1'780'000'000'000));
+  Node institution("iimp");
+  Inbox inbox(*institution.env, institution.audit, clock, RecordSchema::missing_person(),
+              institution.self, institution.key);
+  protocol::RecordBatch batch;
+  batch.batch_id = "b";
+  batch.records.push_back({RecordId("x"), 1, {{"given_name", "أحمد"}}});
+  auto refused = inbox.receive_batch(OrgId("mpfp"), batch, nullptr);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == Errc::kDenied);
+  CHECK(held_ids(institution, "mpfp").empty());
+  auto txn = institution.env->read().value();
+  auto head = audit::AuditLog::head(txn).value();
+  CHECK(head.seq == 1);
+
+  SECTION("outside the validity window too") {
+    FakeClock later(from_unix_ms(1'900'000'000'000));  // 2030
+    Inbox late(*institution.env, institution.audit, later, RecordSchema::missing_person(),
+               institution.self, institution.key);
+    auto accept = example("iimp-to-mpfp.yaml");
+    CHECK_FALSE(late.receive_batch(OrgId("mpfp"), batch, accept.get()));
+  }
+}
+
+TEST_CASE("fields the receiver does not accept are dropped, invalid values rejected", "[exchange][sync]") {
+  FakeClock clock(from_unix_ms(1'780'000'000'000));
+  Node institution("iimp");
+  Inbox inbox(*institution.env, institution.audit, clock, RecordSchema::missing_person(),
+              institution.self, institution.key);
+  auto accept = example("iimp-to-mpfp.yaml");
+  protocol::RecordBatch batch;
+  batch.batch_id = "b";
+  batch.records.push_back({RecordId("ok"), 1, {{"given_name", "أحمد"}, {"reporter_phone", "0999"}}});
+  batch.records.push_back({RecordId("bad"), 1, {{"birth_date", "not a date"}}});
+  batch.records.push_back({RecordId("../x"), 1, {{"given_name", "x"}}});
+  auto receipt = inbox.receive_batch(OrgId("mpfp"), batch, accept.get());
+  REQUIRE(receipt);
+  CHECK(receipt.value().accepted == 1);
+  CHECK(receipt.value().rejected == 2);
+  auto txn = institution.env->read().value();
+  bool dropped_logged = false;
+  REQUIRE(audit::AuditLog::for_each(txn, 1, [&](const audit::AuditEntry& e) {
+    if (e.event.kind == audit::AuditKind::kFieldsDropped) {
+      dropped_logged = e.event.fields == std::vector<std::string>{"reporter_phone"};
+    }
+    return true;
+  }));
+  CHECK(dropped_logged);
+  REQUIRE(for_each_received(txn, "mpfp", [&](const ReceivedRecord& r) {
+    CHECK_FALSE(r.fields.has("reporter_phone"));
+    return true;
+  }));
+}
