@@ -69,8 +69,10 @@ class ChainVerifier {
   // Call for every checkpoint before the first add_entry. key_seq is the seq it is stored
   // under; checkpoint is the decoded value or its decode error.
   void add_checkpoint(uint64_t key_seq, const Result<CheckpointHead>& checkpoint);
-  // Call for every entry in ascending key_seq order.
-  void add_entry(uint64_t key_seq, const Result<AuditEntry>& entry);
+  // Call for every entry in ascending key_seq order. computed_hash: the hash recomputed from
+  // the stored bytes when the caller has them (saves re-encoding); else it is recomputed here.
+  void add_entry(uint64_t key_seq, const Result<AuditEntry>& entry,
+                 const std::optional<Sha256>& computed_hash = std::nullopt);
   // Compare with the stored counter (store only; bundles have none). nullopt: counter absent.
   void check_counter(const std::optional<ChainHead>& counter);
   // Require every entry to be covered by the latest valid checkpoint (bundles: what is not
