@@ -55,3 +55,5 @@ inline auto ok() { return boost::outcome_v2::success(); }
 // JISR_TRY(auto x, expr) / JISR_TRY(expr): return the error of expr from the enclosing function.
 // It expands to several statements: always brace the body of an if that uses it.
 #define JISR_TRY BOOST_OUTCOME_TRY
+// The same inside a coroutine (co_return instead of return).
+#define JISR_CO_TRY BOOST_OUTCOME_CO_TRY

@@ -4,6 +4,9 @@
 // Thread-safety: value type.
 #pragma once
 
+#include <array>
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "node/core/clock.hpp"
@@ -19,6 +22,9 @@ struct PeerIdentity {
   TimePoint not_after;       // expiry of the peer's end-entity certificate
   std::string remote;        // "ADDRESS:PORT" of the TCP peer, for logs
   Direction direction = Direction::kInbound;  // who dialled
+  // The peer node's Ed25519 key (SAN URI jisr://ed25519/... of the verified certificate): what
+  // its receipts and audit checkpoints must verify with. Absent in certificates of other tools.
+  std::optional<std::array<uint8_t, 32>> sign_key;
 };
 
 }  // namespace jisr::net

@@ -141,6 +141,7 @@ Result<PeerIdentity> TlsContext::identify(SSL* ssl, Direction direction,
   id.fingerprint = info.value().fingerprint;
   id.not_after = info.value().not_after;
   id.direction = direction;
+  id.sign_key = info.value().sign_key;
   return id;
 }
 

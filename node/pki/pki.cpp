@@ -31,6 +31,7 @@ using ExtPtr = std::unique_ptr<X509_EXTENSION, Deleter<X509_EXTENSION_free>>;
 using BnPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
 
 constexpr std::string_view kUriPrefix = "jisr://org/";
+constexpr std::string_view kSignKeyUriPrefix = "jisr://ed25519/";
 
 Error ssl_error(std::string_view what) {
   const unsigned long code = ERR_get_error();
@@ -76,6 +77,13 @@ TimePoint asn1_to_time(const ASN1_TIME* t) {
 
 std::string org_uri(const OrgId& org) { return std::string(kUriPrefix) + org.str(); }
 
+std::string sign_key_uri(const std::array<uint8_t, 32>& public_key) {
+  std::string hex(65, '\0');
+  sodium_bin2hex(hex.data(), hex.size(), public_key.data(), public_key.size());
+  hex.pop_back();
+  return std::string(kSignKeyUriPrefix) + hex;
+}
+
 Result<IssuedCertificate> issue_certificate(const CertificateRequest& request,
                                             const std::optional<Issuer>& issuer) {
   KeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
@@ -117,7 +125,9 @@ Result<IssuedCertificate> issue_certificate(const CertificateRequest& request,
     JISR_TRY(add_ext(cert.get(), signer_cert, NID_key_usage, "critical,digitalSignature"));
     JISR_TRY(add_ext(cert.get(), signer_cert, NID_ext_key_usage, "serverAuth,clientAuth"));
   }
-  JISR_TRY(add_ext(cert.get(), signer_cert, NID_subject_alt_name, "URI:" + org_uri(request.org)));
+  std::string san = "URI:" + org_uri(request.org);
+  for (const auto& uri : request.extra_uris) san += ",URI:" + uri;
+  JISR_TRY(add_ext(cert.get(), signer_cert, NID_subject_alt_name, san));
   JISR_TRY(add_ext(cert.get(), signer_cert, NID_subject_key_identifier, "hash"));
   if (issuer) {
     JISR_TRY(add_ext(cert.get(), signer_cert, NID_authority_key_identifier, "keyid:always"));
@@ -165,6 +175,15 @@ Result<CertificateInfo> inspect_certificate(std::string_view pem) {
       const auto* s = gn->d.uniformResourceIdentifier;
       std::string_view uri(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
                            static_cast<size_t>(ASN1_STRING_length(s)));
+      if (uri.starts_with(kSignKeyUriPrefix)) {
+        const auto hex = uri.substr(kSignKeyUriPrefix.size());
+        std::array<uint8_t, 32> key{};
+        size_t len = 0;
+        if (sodium_hex2bin(key.data(), key.size(), hex.data(), hex.size(), nullptr, &len, nullptr) == 0 &&
+            len == key.size() && hex.size() == 64) {
+          info.sign_key = key;
+        }
+      }
       if (uri.starts_with(kUriPrefix)) {
         const auto org = uri.substr(kUriPrefix.size());
         if (is_valid_org_id(org)) info.org = OrgId(std::string(org));
@@ -258,14 +277,19 @@ Result<void> create_node_pki(const NodeHome& home, const OrgId& org, TimePoint n
   JISR_TRY(auto ca, issue_certificate({org, "Jisr organisation CA " + org.str(), true, start,
                                        now + days(3653)},
                                       std::nullopt));
-  JISR_TRY(auto node, issue_certificate({org, "Jisr node " + org.str(), false, start,
-                                         now + days(730)},
-                                        Issuer{ca.cert_pem, ca.key_pem}));
+  auto signing = generate_signing_key();
+  CertificateRequest node_request{org, "Jisr node " + org.str(), false, start, now + days(730), {}};
+  node_request.extra_uris.push_back(sign_key_uri(signing.public_key));
+  auto node_issued = issue_certificate(node_request, Issuer{ca.cert_pem, ca.key_pem});
+  if (!node_issued) {
+    sodium_memzero(signing.secret.data(), signing.secret.size());
+    return node_issued.error();
+  }
+  auto node = std::move(node_issued).value();
   JISR_TRY(write_file_atomic(home.ca_cert(), ca.cert_pem, 0644));
   JISR_TRY(write_file_atomic(home.ca_key(), ca.key_pem, 0600));
   JISR_TRY(write_file_atomic(home.node_cert(), node.cert_pem + ca.cert_pem, 0644));
   JISR_TRY(write_file_atomic(home.node_key(), node.key_pem, 0600));
-  auto signing = generate_signing_key();
   std::string hex(signing.secret.size() * 2 + 1, '\0');
   sodium_bin2hex(hex.data(), hex.size(), signing.secret.data(), signing.secret.size());
   hex.pop_back();

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "node/core/clock.hpp"
 #include "node/core/ids.hpp"
@@ -22,6 +23,8 @@ namespace jisr::pki {
 
 // "jisr://org/<org>"
 std::string org_uri(const OrgId& org);
+// "jisr://ed25519/<64 hex digits>"
+std::string sign_key_uri(const std::array<uint8_t, 32>& public_key);
 
 struct CertificateRequest {
   OrgId org;                 // named in the SAN URI and the subject O
@@ -29,6 +32,9 @@ struct CertificateRequest {
   bool is_ca = false;        // CA:TRUE, keyCertSign (org CA) or a TLS end-entity certificate
   TimePoint not_before;
   TimePoint not_after;
+  // Further SAN URIs, e.g. sign_key_uri() so the node's Ed25519 receipt-signing key is
+  // certified by the org CA that peers pin.
+  std::vector<std::string> extra_uris{};
 };
 
 struct IssuedCertificate {
@@ -52,6 +58,9 @@ struct CertificateInfo {
   TimePoint not_before;
   TimePoint not_after;
   std::string fingerprint;       // "SHA256:AB:CD:..." of the DER encoding
+  // The node's Ed25519 signing key, from the SAN URI jisr://ed25519/<hex> (node certificates
+  // made by create_node_pki carry it): what a peer verifies our receipts and checkpoints with.
+  std::optional<std::array<uint8_t, 32>> sign_key;
 };
 
 // Parses one PEM certificate; errors for anything that is not exactly a certificate.
