@@ -103,7 +103,10 @@ bool holds(const Condition& c, const FieldMap& record) {
       break;
   }
   const auto value = record.get(c.field);
-  if (!value) return false;  // comparisons on an absent field are false (see Condition)
+  if (!value) {
+    // See Condition: the negations are the exact complement of equals/in.
+    return c.op == Op::kNotEquals || c.op == Op::kNotIn;
+  }
   switch (c.op) {
     case Op::kEquals:
       return !c.values.empty() && *value == c.values.front();

@@ -27,18 +27,19 @@
 
 namespace jisr::policies {
 
-// A condition on a record (`when:` of a rule). Comparisons on an absent field are false
-// (so `not_equals`/`not_in` never let a record with the field missing through by accident);
-// `missing` is the way to ask for absence.
+// A condition on a record (`when:` of a rule). `equals`, `in`, `before` and `after` are false on
+// an absent field; `not_equals` and `not_in` are exactly `not` of `equals` and `in`, so they hold
+// on an absent field (a record without a status is "not closed"), as a policy officer reads them.
+// Add `{ field: F, exists: true }` to require the field.
 struct Condition {
   enum class Op {
     kAll,        // every child holds (an empty list holds)
     kAny,        // at least one child holds
     kNot,        // the only child does not hold
     kEquals,     // field == values[0]
-    kNotEquals,  // field present and != values[0]
+    kNotEquals,  // not kEquals: field absent or != values[0]
     kIn,         // field is one of values
-    kNotIn,      // field present and not one of values
+    kNotIn,      // not kIn: field absent or not one of values
     kExists,     // field present
     kMissing,    // field absent
     kBefore,     // field is a date entirely before `date` (a partial date counts by its latest day)

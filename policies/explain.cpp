@@ -82,14 +82,14 @@ std::string describe_condition(const Condition& c, Language l) {
       return ar(l) ? fmt::format("{} يساوي {}", c.field, quoted_values(c.values, l))
                    : fmt::format("{} is {}", c.field, quoted_values(c.values, l));
     case Op::kNotEquals:
-      return ar(l) ? fmt::format("{} موجود ولا يساوي {}", c.field, quoted_values(c.values, l))
-                   : fmt::format("{} is present and not {}", c.field, quoted_values(c.values, l));
+      return ar(l) ? fmt::format("{} لا يساوي {}", c.field, quoted_values(c.values, l))
+                   : fmt::format("{} is not {}", c.field, quoted_values(c.values, l));
     case Op::kIn:
       return ar(l) ? fmt::format("{} أحد القيم: {}", c.field, quoted_values(c.values, l))
                    : fmt::format("{} is one of {}", c.field, quoted_values(c.values, l));
     case Op::kNotIn:
-      return ar(l) ? fmt::format("{} موجود وليس أحد القيم: {}", c.field, quoted_values(c.values, l))
-                   : fmt::format("{} is present and not one of {}", c.field, quoted_values(c.values, l));
+      return ar(l) ? fmt::format("{} ليس أحد القيم: {}", c.field, quoted_values(c.values, l))
+                   : fmt::format("{} is not one of {}", c.field, quoted_values(c.values, l));
     case Op::kExists:
       return ar(l) ? fmt::format("{} موجود", c.field) : fmt::format("{} is present", c.field);
     case Op::kMissing:

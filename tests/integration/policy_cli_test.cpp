@@ -67,7 +67,7 @@ TEST_CASE("the shipped example agreements pass their tests", "[cli][policy]") {
   CHECK(r.exit_code == 0);
   CHECK(r.err.empty());
   CHECK_FALSE(contains(r.out, "FAIL"));
-  CHECK(contains(r.out, "11 passed, 0 failed; rule coverage: 1 of 1 rules exercised"));
+  CHECK(contains(r.out, "12 passed, 0 failed; rule coverage: 1 of 1 rules exercised"));
   CHECK(contains(r.out, "6 passed, 0 failed; rule coverage: 1 of 1 rules exercised"));
   CHECK(contains(r.out, "  PASS  the reporter's phone never leaves\n"));
   auto check = run_jisr({"policy", "check", example("mpfp-to-iimp.yaml"), example("iimp-to-mpfp.yaml")});
@@ -152,7 +152,7 @@ TEST_CASE("apply, history, explain and diff on a node", "[cli][policy]") {
   auto applied = run_jisr({"policy", "apply", "--dir", node.home, example("mpfp-to-iimp.yaml")});
   INFO(applied.err);
   REQUIRE(applied.exit_code == 0);
-  CHECK(contains(applied.out, "applied agreement mpfp-iimp-mou for peer iimp (11 tests passed)\n"));
+  CHECK(contains(applied.out, "applied agreement mpfp-iimp-mou for peer iimp (12 tests passed)\n"));
   CHECK(contains(applied.out, "  previous: none\n"));
   CHECK(contains(applied.out, "  node:     not running"));
   CHECK(read_text(std::filesystem::path(node.home) / "policies" / "mpfp-iimp-mou.yaml") ==
@@ -256,7 +256,7 @@ TEST_CASE("apply, history, explain and diff on a node", "[cli][policy]") {
     auto l = run_jisr({"policy", "apply", "--dir", node.home, (tmp / "leaky.yaml").string()});
     CHECK(l.exit_code == 1);
     CHECK(contains(l.err, "FAIL  a closed case does not leave even with consent"));
-    CHECK(contains(l.err, "1 of 11 embedded tests failed; nothing applied"));
+    CHECK(contains(l.err, "1 of 12 embedded tests failed; nothing applied"));
     auto h = run_jisr({"policy", "history", "--dir", node.home, "--json"});
     CHECK_FALSE(contains(h.out, "\"seq\": 2"));
     CHECK(read_text(std::filesystem::path(node.home) / "policies" / "mpfp-iimp-mou.yaml") ==

@@ -342,8 +342,8 @@ TEST_CASE("diff counts the disclosure impact and lists rule changes", "[policy][
             "  - never list: added family_name\n"
             "  - rule consented-cases fields: added sex\n"
             "  - rule consented-cases fields: removed reporter_phone\n"
-            "  - rule consented-cases condition: all of (consent_share_iimp is \"yes\"; status is present and "
-            "not one of \"closed\") -> all of (consent_share_iimp is \"yes\"; status is present and not one of "
+            "  - rule consented-cases condition: all of (consent_share_iimp is \"yes\"; status is not "
+            "one of \"closed\") -> all of (consent_share_iimp is \"yes\"; status is not one of "
             "\"closed\", \"located\")\n"
             "  - rule consented-cases transforms: birth_date: year_only -> birth_date: year_month\n");
   CHECK(text.find("\"A\"") == std::string::npos);
