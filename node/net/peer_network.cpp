@@ -478,6 +478,12 @@ awaitable<std::optional<SessionEnd>> Session::dispatch(Message message) {
       }
       co_return std::nullopt;
     case MessageKind::kPong:
+      if (pending_.count(message.request_id)) {
+        // A ping sent through request(): a round-trip probe of the caller's own.
+        const auto id = message.request_id;
+        complete(id, std::move(message));
+        co_return std::nullopt;
+      }
       if (message.get<protocol::Pong>()->nonce == ping_nonce_ && ping_nonce_ != 0) {
         rtt_us_ = std::chrono::duration_cast<std::chrono::microseconds>(Steady::now() - ping_sent_).count();
         ping_nonce_ = 0;

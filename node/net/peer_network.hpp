@@ -67,6 +67,9 @@ class PeerNetwork {
   // deadline) and returns when all are gone or budget has passed.
   boost::asio::awaitable<void> shutdown(std::chrono::milliseconds budget);
 
+  // GCC 12: pass a named Message (std::move(m)), never a temporary built inside the co_await
+  // expression; GCC 12 destroys such temporaries twice (a crash, not a compile error).
+  //
   // Sends message to the connected peer org and waits for the response with the same request
   // id (the request id is assigned here). Errors: kDisconnected (not connected, or the session
   // ended first), kOverloaded (timeout or too many pending writes), the peer's `error` reply

@@ -79,6 +79,13 @@ TEST_CASE("two nodes connect, exchange a request and report status", "[net][sess
     CHECK(r1.error().code == Errc::kNotFound);
   }
 
+  SECTION("a ping through request() comes back as the pong with the same request id") {
+    auto reply = io.co_run(a.network->request(OrgId("iimp"), protocol::Message{0, protocol::Ping{99}}, 2000ms));
+    REQUIRE(reply);
+    REQUIRE(reply.value().get<protocol::Pong>());
+    CHECK(reply.value().get<protocol::Pong>()->nonce == 99);
+  }
+
   SECTION("heartbeat measures the round trip") {
     REQUIRE(eventually([&] { return a.peer("iimp").rtt_us.has_value(); }));
   }
