@@ -52,6 +52,7 @@ void add_serve_command(CLI::App& app, Action& action);
 void add_status_command(CLI::App& app, Action& action);
 void add_import_command(CLI::App& app, Action& action);
 void add_records_command(CLI::App& app, Action& action);
+void add_sync_command(CLI::App& app, Action& action);
 void add_audit_command(CLI::App& app, Action& action);
 void add_policy_command(CLI::App& app, Action& action);
 

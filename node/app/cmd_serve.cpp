@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <csignal>
 
@@ -19,6 +20,13 @@
 #include "node/net/peer_network.hpp"
 #include "node/net/tls_context.hpp"
 #include "node/pki/pki.hpp"
+#include "node/audit/audit_log.hpp"
+#include "node/audit/checkpoint.hpp"
+#include "node/exchange/inbox.hpp"
+#include "node/exchange/node_dispatcher.hpp"
+#include "node/exchange/outbox.hpp"
+#include "node/exchange/sync_service.hpp"
+#include "policies/policy_set.hpp"
 
 namespace jisr::app {
 namespace {
@@ -30,20 +38,6 @@ struct ServeOptions {
   std::string dir;
   bool log_json = false;
   std::string log_level = "info";
-};
-
-// Answers what no use case handles yet with an `unsupported` error, so a peer gets one clear
-// reply instead of a timeout. The exchange layer replaces this when it is wired in.
-class UnsupportedMessages final : public net::MessageHandler {
- public:
-  asio::awaitable<std::optional<protocol::Message>> handle(const net::PeerIdentity& peer,
-                                                          protocol::Message message) override {
-    spdlog::info("peer {}: no handler for {}", peer.org.str(), protocol::message_kind_name(message.kind()));
-    co_return protocol::error_message(protocol::ErrorCode::kUnsupported,
-                                      fmt::format("this node does not handle {} yet",
-                                                  protocol::message_kind_name(message.kind())),
-                                      message.request_id);
-  }
 };
 
 std::string direction_name(net::Direction d) { return d == net::Direction::kOutbound ? "outbound" : "inbound"; }
@@ -82,6 +76,48 @@ nlohmann::json status_json(const net::NetworkStatus& s, TimePoint now) {
   return j;
 }
 
+// {"cmd":"sync","peer":P?,"wait":bool}: with wait, answers when each peer acknowledged
+// everything (or why not); without, starts the sync and answers at once.
+asio::awaitable<nlohmann::json> sync_command(exchange::SyncService& sync,
+                                             const policies::PolicyHolder& policies,
+                                             const nlohmann::json& request) {
+  std::vector<OrgId> peers;
+  if (request.contains("peer") && request["peer"].is_string()) {
+    const std::string peer = request["peer"].get<std::string>();
+    if (!is_valid_org_id(peer)) co_return nlohmann::json{{"ok", false}, {"error", "invalid peer id"}};
+    if (!policies.current()->for_peer(OrgId(peer))) {
+      co_return nlohmann::json{{"ok", false}, {"error", "no agreement with " + peer + " in force on this node"}};
+    }
+    peers.emplace_back(peer);
+  } else {
+    for (const auto& [org, entry] : policies.current()->entries()) peers.push_back(org);
+  }
+  const bool wait = request.value("wait", false);
+  nlohmann::json out{{"ok", true}, {"peers", nlohmann::json::array()}};
+  bool complete = true;
+  for (const auto& peer : peers) {
+    if (!wait) {
+      asio::co_spawn(co_await asio::this_coro::executor,
+                     [&sync, peer]() -> asio::awaitable<void> { (void)co_await sync.sync_peer(peer); },
+                     asio::detached);
+      continue;
+    }
+    auto r = co_await sync.sync_peer(peer);
+    if (r) {
+      out["peers"].push_back({{"peer", peer.str()},
+                              {"sent", r.value().records_sent},
+                              {"withdrawn", r.value().records_withdrawn},
+                              {"pending", r.value().pending}});
+      if (r.value().pending != 0) complete = false;
+    } else {
+      out["peers"].push_back({{"peer", peer.str()}, {"error", r.error().what}});
+      complete = false;
+    }
+  }
+  out["complete"] = complete;
+  co_return out;
+}
+
 asio::awaitable<void> stop_node(net::AdminServer& admin, net::PeerNetwork& network, asio::io_context& io) {
   admin.stop();
   co_await network.shutdown(milliseconds(3500));
@@ -99,18 +135,49 @@ int run_serve(const ServeOptions& opt) {
   auto tls = net::TlsContext::create(material.value());
   if (!tls) return fail(tls.error());
 
+  auto loaded = policies::load_policy_dir(home.policies_dir(), node.value().schema);
+  if (!loaded) return fail(loaded.error());
+  policies::PolicyHolder policies(std::make_shared<const policies::PolicySet>(std::move(loaded).value()));
+  auto signing = pki::load_signing_key(home.sign_key());
+  if (!signing) return fail(signing.error());
+  store::Env& env = *node.value().env;
+
   asio::io_context io(1);
   SystemClock clock;
-  UnsupportedMessages handler;
+  audit::AuditLog audit_log(env, config.org.str());
+  audit::CheckpointSigner signer(signing.value().secret);
+  exchange::Outbox outbox(env, audit_log, clock, config.limits);
+  exchange::Inbox inbox(env, audit_log, clock, node.value().schema, config.org, signing.value());
+  exchange::NodeDispatcher handler(env, audit_log, signer, clock);
   net::PeerNetwork network(io, *tls.value(), config, handler, clock);
+  exchange::SyncService sync(io, network, policies, outbox, inbox, clock, config.org);
+  handler.attach(&sync, &network, &io);
   for (const auto& peer : config.peers) {
     if (auto ca = pki::inspect_certificate_file(home.peer_ca(peer.org.str()))) {
       network.set_peer_ca_expiry(peer.org, ca.value().not_after);
     }
   }
   net::AdminServer admin(io, home.admin_socket());
-  admin.add("status", [&network, &clock](const nlohmann::json&) -> asio::awaitable<nlohmann::json> {
-    co_return status_json(network.status(), clock.now());
+  admin.add("status", [&network, &clock, &sync](const nlohmann::json&) -> asio::awaitable<nlohmann::json> {
+    auto j = status_json(network.status(), clock.now());
+    j["sync"] = sync.status();
+    co_return j;
+  });
+  admin.add("sync", [&sync, &policies](const nlohmann::json& request) -> asio::awaitable<nlohmann::json> {
+    co_return co_await sync_command(sync, policies, request);
+  });
+  admin.add("reload", [&](const nlohmann::json&) -> asio::awaitable<nlohmann::json> {
+    auto reloaded = policies.reload(home.policies_dir(), node.value().schema);
+    if (!reloaded) co_return nlohmann::json{{"ok", false}, {"error", reloaded.error().what}};
+    spdlog::info("agreements reloaded: {} in force", reloaded.value()->size());
+    // A changed agreement may withdraw or re-send records: look now, not at the next poll.
+    for (const auto& [org, entry] : reloaded.value()->entries()) {
+      if (network.is_connected(org)) {
+        asio::co_spawn(io, [&sync, org = org]() -> asio::awaitable<void> { (void)co_await sync.sync_peer(org); },
+                       asio::detached);
+      }
+    }
+    co_return nlohmann::json{{"ok", true}, {"agreements", reloaded.value()->size()}};
   });
   // The admin socket first: it refuses to start when another node runs in this home.
   if (auto r = admin.start(); !r) return fail(r.error());
@@ -121,12 +188,25 @@ int run_serve(const ServeOptions& opt) {
   }
   spdlog::info("node {} listening on {} with {} peer(s); admin socket {}", config.org.str(),
                bound.value(), config.peers.size(), home.admin_socket().string());
+  sync.start();
+  // Audit housekeeping: signed checkpoints when due, refused-connection summaries.
+  asio::steady_timer ticker(io);
+  std::function<void()> tick = [&] {
+    handler.tick();
+    ticker.expires_after(std::chrono::seconds(10));
+    ticker.async_wait([&tick](const boost::system::error_code& ec) {
+      if (!ec) tick();
+    });
+  };
+  tick();
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::steady_timer backstop(io);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) return;  // cancelled: the loop is ending anyway
     spdlog::info("signal {}: stopping", signal);
+    sync.stop();
+    ticker.cancel();
     // Whatever the sessions do, the loop ends within 5 s of the signal.
     backstop.expires_after(milliseconds(4500));
     backstop.async_wait([&io](const boost::system::error_code& bec) {

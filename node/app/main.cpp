@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   add_status_command(app, action);
   add_import_command(app, action);
   add_records_command(app, action);
+  add_sync_command(app, action);
   add_audit_command(app, action);
   add_policy_command(app, action);
   try {

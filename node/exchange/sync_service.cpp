@@ -140,7 +140,10 @@ asio::awaitable<Result<SyncOutcome>> SyncService::run_sync(const OrgId& peer) {
     std::optional<protocol::WithdrawalReceipt> withdrawal_receipt;
     std::optional<protocol::BatchReceipt> batch_receipt;
     if (plan.withdrawal) {
-      auto reply = co_await network_.request(peer, protocol::Message{0, *plan.withdrawal}, options_.request_timeout);
+      // A named message, not a temporary: GCC 12 may destroy a temporary argument of a
+      // coroutine call inside co_await twice.
+      protocol::Message request{0, *plan.withdrawal};
+      auto reply = co_await network_.request(peer, std::move(request), options_.request_timeout);
       if (!reply) co_return reply.error();
       const auto* r = reply.value().get<protocol::WithdrawalReceipt>();
       if (!r) co_return make_error(Errc::kDenied, "the peer answered a withdrawal with something else", peer.str());
@@ -148,7 +151,8 @@ asio::awaitable<Result<SyncOutcome>> SyncService::run_sync(const OrgId& peer) {
       withdrawal_receipt = *r;
     }
     if (plan.batch) {
-      auto reply = co_await network_.request(peer, protocol::Message{0, *plan.batch}, options_.request_timeout);
+      protocol::Message request{0, *plan.batch};  // named: see the withdrawal above
+      auto reply = co_await network_.request(peer, std::move(request), options_.request_timeout);
       if (!reply) co_return reply.error();
       const auto* r = reply.value().get<protocol::BatchReceipt>();
       if (!r) co_return make_error(Errc::kDenied, "the peer answered a batch with something else", peer.str());
