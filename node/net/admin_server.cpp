@@ -114,7 +114,9 @@ awaitable<void> AdminServer::Impl::serve(local::socket plain) {
   } else if (ec || *timed_out) {
     co_return;  // the client went away or said nothing: nobody to answer
   } else {
-    response = co_await answer(buffer.substr(0, n - 1));
+    // A named line, not a temporary inside co_await: GCC 12 may destroy such temporaries twice.
+    const std::string line = buffer.substr(0, n - 1);
+    response = co_await answer(line);
   }
   const auto out = response.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   // Ignoring the result: there is nothing to tell a client that left before the answer.

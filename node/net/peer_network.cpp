@@ -313,8 +313,8 @@ awaitable<SessionEnd> Session::run_inner() {
   phase_deadline_ = Steady::now() + milliseconds(limits.handshake_timeout_ms);
   if (dial_) {
     tcp::resolver resolver(net_.io_);
-    auto [rec, endpoints] = co_await resolver.async_resolve(
-        dial_->address.host, std::to_string(dial_->address.port), kTuple);
+    const std::string port = std::to_string(dial_->address.port);  // named: see write_now callers
+    auto [rec, endpoints] = co_await resolver.async_resolve(dial_->address.host, port, kTuple);
     if (rec) co_return SessionEnd{EndKind::kNetwork, "resolve: " + rec.message()};
     auto [cec, ep] = co_await asio::async_connect(stream_.lowest_layer(), endpoints, kTuple);
     if (cec) co_return SessionEnd{EndKind::kNetwork, "connect: " + what_failed(cec)};
