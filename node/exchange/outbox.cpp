@@ -67,7 +67,7 @@ Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement) {
       inner = sent.error();
       return false;
     }
-    const bool held = sent.value() && sent.value()->shared();
+    const bool held = sent.value() && sent.value()->maybe_held();
     if (c.deleted) {
       if (held) withdrawal.records.push_back({c.id, c.version, protocol::WithdrawalReason::kDeleted});
       plan.to_seq = c.seq;
@@ -88,7 +88,8 @@ Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement) {
       return true;
     }
     std::string digest = projection_digest(agreement, decision);
-    if (sent.value() && sent.value()->digest == digest) {  // the peer holds exactly this
+    if (sent.value() && !sent.value()->in_doubt && sent.value()->digest == digest) {
+      // The peer confirmed it holds exactly this.
       plan.to_seq = c.seq;
       return true;
     }
@@ -165,7 +166,7 @@ Result<void> Outbox::commit(const SyncPlan& plan,
     const audit::Actor node{audit::ActorKind::kNode, {}};
     if (plan.withdrawal) {
       for (const auto& w : plan.withdrawal->records) {
-        JISR_TRY(save_sent_state(txn, plan.peer, w.id, SentState{w.version, {}}));
+        JISR_TRY(save_sent_state(txn, plan.peer, w.id, SentState{w.version, {}, false}));
         audit::AuditEvent e;
         e.kind = audit::AuditKind::kWithdrawalConfirmed;
         e.actor = node;
@@ -183,7 +184,7 @@ Result<void> Outbox::commit(const SyncPlan& plan,
     if (plan.batch) {
       const std::string batch_hash = hex(batch_receipt->batch_hash);
       for (const auto& d : plan.disclosures) {
-        JISR_TRY(save_sent_state(txn, plan.peer, d.id, SentState{d.version, d.digest}));
+        JISR_TRY(save_sent_state(txn, plan.peer, d.id, SentState{d.version, d.digest, false}));
         audit::AuditEvent e;
         e.kind = audit::AuditKind::kRecordDisclosed;
         e.actor = node;
@@ -219,6 +220,28 @@ Result<void> Outbox::commit(const SyncPlan& plan,
     state.acked_seq = plan.to_seq;
     state.policy_version = plan.policy_version;
     return save_outbox_state(txn, plan.peer, state);
+  });
+}
+
+Result<void> Outbox::prepare(const SyncPlan& plan) {
+  if (!plan.withdrawal && !plan.batch) return ok();
+  return env_.write([&](store::WriteTxn& txn) -> Result<void> {
+    const auto mark = [&](const RecordId& id) -> Result<void> {
+      JISR_TRY(auto sent, load_sent_state(txn, plan.peer, id));
+      SentState s = sent ? *sent : SentState{};
+      if (s.in_doubt) return ok();
+      s.in_doubt = true;
+      return save_sent_state(txn, plan.peer, id, s);
+    };
+    if (plan.withdrawal) {
+      for (const auto& w : plan.withdrawal->records) {
+        JISR_TRY(mark(w.id));
+      }
+    }
+    for (const auto& d : plan.disclosures) {
+      JISR_TRY(mark(d.id));
+    }
+    return ok();
   });
 }
 

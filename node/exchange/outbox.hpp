@@ -63,6 +63,11 @@ class Outbox {
   // Plans the next step for the agreement's peer (empty plan: nothing pending).
   Result<SyncPlan> plan(const policies::CompiledAgreement& agreement);
 
+  // Marks every record of the plan as in doubt, durably, BEFORE anything is sent: if the node
+  // dies after the peer acted but before commit(), the next plan re-sends the projection or
+  // the withdrawal instead of trusting a stale idea of what the peer holds.
+  Result<void> prepare(const SyncPlan& plan);
+
   // Checks a receipt against the plan: the digest and sequence range match what was sent, the
   // receiver is the peer, and the signature verifies with the peer's key.
   static Result<void> verify_batch_receipt(const SyncPlan& plan, const protocol::BatchReceipt& r,

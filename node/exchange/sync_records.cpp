@@ -88,8 +88,9 @@ Result<std::optional<SentState>> load_sent_state(const store::TxnView& txn, cons
   auto fmt = r.u8();
   auto version = r.varint();
   auto digest = r.bytes(128);
-  if (!fmt || *fmt != kFormat || !version || !digest) return corrupt("sent state");
-  return std::optional<SentState>(SentState{*version, std::string(*digest)});
+  auto in_doubt = r.u8();
+  if (!fmt || *fmt != kFormat || !version || !digest || !in_doubt) return corrupt("sent state");
+  return std::optional<SentState>(SentState{*version, std::string(*digest), *in_doubt != 0});
 }
 
 Result<void> save_sent_state(store::WriteTxn& txn, const OrgId& peer, const RecordId& id,
@@ -98,6 +99,7 @@ Result<void> save_sent_state(store::WriteTxn& txn, const OrgId& peer, const Reco
   w.u8(kFormat);
   w.varint(s.version);
   w.bytes(s.digest);
+  w.u8(s.in_doubt ? 1 : 0);
   return txn.put(store::Table::kSentState, peer_key(peer, id.str()), w.str());
 }
 

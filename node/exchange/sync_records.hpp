@@ -36,8 +36,13 @@ struct OutboxState {
 // Per (peer, record): what the peer was last given.
 struct SentState {
   uint64_t version = 0;  // local record version last sent (or withdrawn)
-  std::string digest;    // hex SHA-256 of the projection sent; empty once withdrawn
+  std::string digest;    // hex SHA-256 of the projection the peer confirmed; empty: none
+  // A send or a withdrawal of this record was in flight and not confirmed (the node may have
+  // crashed after the peer acted on it): the peer may or may not hold something, so the next
+  // step re-sends the projection or re-sends the withdrawal, whichever now applies.
+  bool in_doubt = false;
   bool shared() const { return !digest.empty(); }
+  bool maybe_held() const { return shared() || in_doubt; }
 };
 
 // A record held from a peer, with provenance.

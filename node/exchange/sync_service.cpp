@@ -137,6 +137,7 @@ asio::awaitable<Result<SyncOutcome>> SyncService::run_sync(const OrgId& peer) {
   while (outcome.steps < kMaxStepsPerSync) {
     JISR_CO_TRY(auto plan, outbox_.plan(*agreement));
     if (!plan.advances()) break;
+    JISR_CO_TRY(outbox_.prepare(plan));
     std::optional<protocol::WithdrawalReceipt> withdrawal_receipt;
     std::optional<protocol::BatchReceipt> batch_receipt;
     if (plan.withdrawal) {
