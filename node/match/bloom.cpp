@@ -144,7 +144,9 @@ BloomEncoder::BloomEncoder(const CompiledMatchSpec& spec, const BloomSecret& sec
     label.push_back('\0');
     label += spec.agreement_id;
     label.push_back('\0');
-    label += f.name;
+    // One key per role, not per field: name segments must be comparable across fields to
+    // recognise swapped given and father names.
+    label += match_role_name(f.role);
     std::array<uint8_t, 16> key{};
     crypto_generichash(key.data(), key.size(), reinterpret_cast<const unsigned char*>(label.data()),
                        label.size(), secret.bytes().data(), secret.bytes().size());

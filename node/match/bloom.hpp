@@ -69,7 +69,7 @@ struct BloomMatrix {
 
 class BloomEncoder {
  public:
-  // Derives one hashing key per field from the secret, the agreement and the field name.
+  // Derives the hashing keys from the secret, the agreement and each field's role.
   BloomEncoder(const CompiledMatchSpec& spec, const BloomSecret& secret);
   ~BloomEncoder();
   BloomEncoder(const BloomEncoder&) = delete;

@@ -36,9 +36,14 @@ std::vector<std::string> variants(const MatchField& field, const FieldFeatures& 
 }
 
 void add_keys(const CompiledMatchSpec& spec, const RecordFeatures& record, KeySide side,
-              std::vector<MatchKey>& out) {
+              int required_field, std::vector<MatchKey>& out) {
   for (uint32_t k = 0; k < spec.keys.size(); ++k) {
     const CompiledKey& key = spec.keys[k];
+    if (required_field >= 0 &&
+        std::find(key.fields.begin(), key.fields.end(), static_cast<uint32_t>(required_field)) ==
+            key.fields.end()) {
+      continue;
+    }
     std::vector<std::vector<std::string>> values;
     bool complete = true;
     for (uint32_t fi : key.fields) {
@@ -75,7 +80,7 @@ void add_keys(const CompiledMatchSpec& spec, const RecordFeatures& record, KeySi
 std::vector<MatchKey> match_keys(const CompiledMatchSpec& spec, const RecordFeatures& record,
                                  KeySide side) {
   std::vector<MatchKey> out;
-  add_keys(spec, record, side, out);
+  add_keys(spec, record, side, -1, out);
   if (side == KeySide::kQuerier && spec.swap_first_names) {
     int first = -1, second = -1;
     for (size_t i = 0; i < spec.fields.size(); ++i) {
@@ -91,7 +96,10 @@ std::vector<MatchKey> match_keys(const CompiledMatchSpec& spec, const RecordFeat
         record.fields[first].skeleton != record.fields[second].skeleton) {
       RecordFeatures swapped = record;
       std::swap(swapped.fields[first].skeleton, swapped.fields[second].skeleton);
-      add_keys(spec, swapped, side, out);
+      // Only kinds with the birth date: with it, swapped names are one person written two
+      // ways; without it they are as often a father and his son.
+      int primary_date = spec.first_of(MatchRole::kDate);
+      if (primary_date >= 0) add_keys(spec, swapped, side, primary_date, out);
     }
   }
   std::sort(out.begin(), out.end());

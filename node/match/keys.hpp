@@ -1,7 +1,8 @@
 // Match keys: several composite keys per record, one per key kind of the spec, each
 // domain-separated by agreement id and key kind so that keys of one agreement or kind never
 // meet another's. Where the data is uncertain a kind yields several variants: the years a date
-// may stand for, each part of a place, and (querier side) the first two names swapped.
+// may stand for, each part of a place, and (querier side) the first two names swapped, for
+// kinds that include the birth (first) date.
 // The key bytes contain personal data in clear: they exist only inside the node and are
 // hashed to the group (psi.hpp) before anything leaves. Thread-safety: pure functions.
 #pragma once

@@ -12,17 +12,22 @@ int CompiledMatchSpec::first_of(MatchRole role) const {
   return -1;
 }
 
-double role_weight(MatchRole role) {
-  switch (role) {
-    case MatchRole::kName: return 1.0;
-    case MatchRole::kDate: return 1.0;
-    case MatchRole::kPlace: return 0.75;
-    case MatchRole::kId: return 3.0;
-    case MatchRole::kCategory: return 0.25;
-    case MatchRole::kText: return 0.75;
-    case MatchRole::kNone: return 0.0;
+FieldWeights field_weights(const std::vector<MatchField>& fields, size_t index) {
+  MatchRole role = fields[index].role;
+  bool first_of_role = true;
+  for (size_t i = 0; i < index; ++i) {
+    if (fields[i].role == role) first_of_role = false;
   }
-  return 0.0;
+  switch (role) {
+    case MatchRole::kName: return first_of_role ? FieldWeights{4, -4} : FieldWeights{2.5, -2};
+    case MatchRole::kDate: return first_of_role ? FieldWeights{3, -3} : FieldWeights{1, -1};
+    case MatchRole::kPlace: return {1, -1};
+    case MatchRole::kId: return {6, -2};
+    case MatchRole::kCategory: return {0.5, -3};
+    case MatchRole::kText: return {1.5, -1};
+    case MatchRole::kNone: return {0, 0};
+  }
+  return {0, 0};
 }
 
 std::vector<KeySpec> default_keys(const std::vector<MatchField>& fields) {
@@ -104,6 +109,11 @@ Result<CompiledMatchSpec> compile_match_spec(const MatchSpec& spec, const Record
     } else {
       out.fields.push_back(MatchField{name, f->match});
     }
+  }
+  for (size_t i = 0; i < out.fields.size(); ++i) {
+    FieldWeights w = field_weights(out.fields, i);
+    out.fields[i].agree = w.agree;
+    out.fields[i].disagree = w.disagree;
   }
   auto index_of = [&out](const std::string& name) -> int {
     for (size_t i = 0; i < out.fields.size(); ++i) {

@@ -41,15 +41,18 @@ struct MatchSpec {
   bool swap_first_names = true;
   // Bloom: score (0..1) from which a pair is a candidate (the agreement's threshold).
   double bloom_threshold = 0.8;
-  // PSI: evidence weight (sum over the fields covered by matched key kinds) from which a
-  // record pair is a candidate. Weights by role: name 1, date 1, place 0.75, id 3,
-  // category 0.25, text 0.75.
-  double psi_threshold = 4.5;
+  // PSI: evidence (sum of the agreement weights of the fields covered by matched key kinds,
+  // see field_weights) from which a record pair is a candidate.
+  double psi_threshold = 10.0;
 };
 
 struct MatchField {
   std::string name;
   MatchRole role = MatchRole::kNone;
+  // Log-likelihood weights (Fellegi-Sunter, in bits): added when the field agrees, added
+  // (negative) when it disagrees; a field absent on either side adds nothing.
+  double agree = 0.0;
+  double disagree = 0.0;
 };
 
 struct CompiledKey {
@@ -72,14 +75,27 @@ struct CompiledMatchSpec {
   int year_tolerance = 1;
   bool swap_first_names = true;
   double bloom_threshold = 0.8;
-  double psi_threshold = 4.5;
+  double psi_threshold = 10.0;
 
   // Index of the first field with `role`, or -1.
   int first_of(MatchRole role) const;
 };
 
-// Evidence weight of a field role (used by the PSI decision and the scorer).
-double role_weight(MatchRole role);
+// Agreement and disagreement weights of field `index` among `fields` (match.fields order),
+// generic m/u estimates by role and position:
+//   first name field (the person's own name; relatives differ here)  +4 / -4
+//   other names (father, family, mother...; relatives share them)    +2.5 / -2
+//   first date (birth date)                                           +3 / -3
+//   other dates (events: relatives often disappear together)          +1 / -1
+//   places                                                            +1 / -1
+//   ids (digit errors and missing ids are common)                     +6 / -2
+//   categories (sex: agreement says little, disagreement a lot)       +0.5 / -3
+//   text                                                              +1.5 / -1
+struct FieldWeights {
+  double agree = 0.0;
+  double disagree = 0.0;
+};
+FieldWeights field_weights(const std::vector<MatchField>& fields, size_t index);
 
 // Default key kinds when an agreement lists none, derived from roles in match.fields order.
 // The first name field is the person's own name (N0); D0 is the first date field (birth date);

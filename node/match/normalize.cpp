@@ -128,8 +128,6 @@ std::vector<Unit> phonetic_units(std::string_view word) {
   return units;
 }
 
-bool is_ha(std::string_view spelling) { return spelling == "h" || spelling == "\u0647"; }
-
 // Consonant runs from `from` on ("eppo" has one: doubled letters count once).
 size_t consonants(const std::vector<Unit>& units, size_t from) {
   size_t n = 0;
@@ -265,7 +263,17 @@ std::vector<std::string> name_words(std::string_view utf8) {
         break;
       }
     }
-    if (!split_done) out.push_back(std::move(word));
+    if (!split_done) {
+      for (auto suffix : tables::compound_suffixes()) {
+        if (word.size() >= suffix.size() + 2 &&
+            word.compare(word.size() - suffix.size(), suffix.size(), suffix) == 0) {
+          out.push_back(word.substr(0, word.size() - suffix.size()));
+          word = std::string(suffix);
+          break;
+        }
+      }
+      out.push_back(std::move(word));
+    }
   }
   return out;
 }
@@ -286,12 +294,18 @@ std::string word_skeleton(std::string_view folded_word) {
       units[1].cls == "L" && consonants(units, 2) >= 2) {
     start = 2;
   }
+  // Final h sounds (with only vowels after them) are dropped in both scripts: ة, ه and ح at the
+  // end of a word are written -a, -ah, -eh, -e or -h in Latin (Fatimah/Fatma, Saleh/صالح,
+  // Taha/طه), so the only consistent reading is none. At least one consonant is kept.
   size_t end = units.size();
-  // A final ha after a vowel in Latin (-ah, -eh) or any final ه in Arabic (ة was folded to ه):
-  // the feminine ending is written inconsistently in both scripts.
-  if (end > start + 1 && is_ha(units[end - 1].spelling) &&
-      (units[end - 1].spelling != "h" || units[end - 2].cls.empty())) {
-    --end;
+  for (;;) {
+    size_t last = end;
+    while (last > start && units[last - 1].cls.empty()) --last;
+    if (last == start || units[last - 1].cls != "H") break;
+    size_t before = last - 1;
+    while (before > start && units[before - 1].cls.empty()) --before;
+    if (before == start) break;
+    end = last - 1;
   }
   std::string out;
   for (size_t i = start; i < end; ++i) out.append(units[i].cls);

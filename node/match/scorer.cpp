@@ -3,7 +3,9 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <optional>
 #include <unordered_map>
 
 #include "node/match/dice.hpp"
@@ -52,50 +54,93 @@ uint64_t keyed_hash(std::string_view data, const std::array<uint8_t, 16>& key) {
   return v;
 }
 
+// Index of the first two name fields when the spec allows them to be swapped.
+std::optional<std::pair<uint32_t, uint32_t>> swappable_names(const CompiledMatchSpec& spec) {
+  if (!spec.swap_first_names) return std::nullopt;
+  int first = -1;
+  for (uint32_t f = 0; f < spec.fields.size(); ++f) {
+    if (spec.fields[f].role != MatchRole::kName) continue;
+    if (first < 0) {
+      first = static_cast<int>(f);
+    } else {
+      return std::make_pair(static_cast<uint32_t>(first), f);
+    }
+  }
+  return std::nullopt;
+}
+
+// Builds a Score from a similarity function sim(field of a, field of b) (nullopt when either
+// side lacks the field), trying the first two names swapped when that fits much better.
+template <class Sim>
+Score score_with(const CompiledMatchSpec& spec, Sim sim) {
+  Score s;
+  std::vector<std::optional<double>> v(spec.fields.size());
+  for (uint32_t f = 0; f < spec.fields.size(); ++f) v[f] = sim(f, f);
+  bool swapped = false;
+  if (auto names = swappable_names(spec)) {
+    auto [x, y] = *names;
+    auto xy = sim(x, y), yx = sim(y, x);
+    if (v[x] && v[y] && xy && yx && *xy + *yx > *v[x] + *v[y] + 0.5) {
+      v[x] = xy;
+      v[y] = yx;
+      swapped = true;
+    }
+  }
+  for (uint32_t f = 0; f < spec.fields.size(); ++f) {
+    if (v[f]) s.fields.push_back(FieldComparison{f, *v[f], {}});
+  }
+  s.value = combine(spec, s.fields);
+  s.swapped = swapped;
+  return s;
+}
+
 }  // namespace
 
-double combine(const CompiledMatchSpec& spec, std::span<const FieldComparison> fields) {
-  double num = 0.0, den = kCoveragePrior;
+double agreement_level(double similarity) {
+  return std::clamp((similarity - kDisagreeBelow) / (kAgreeAbove - kDisagreeBelow), 0.0, 1.0);
+}
+
+double evidence(const CompiledMatchSpec& spec, std::span<const FieldComparison> fields) {
+  double total = 0.0;
   for (const auto& c : fields) {
-    double w = role_weight(spec.fields[c.field].role);
-    num += w * c.similarity;
-    den += w;
+    const MatchField& f = spec.fields[c.field];
+    double a = agreement_level(c.similarity);
+    total += a * f.agree + (1.0 - a) * f.disagree;
   }
-  return num / den;
+  return total;
+}
+
+double combine(const CompiledMatchSpec& spec, std::span<const FieldComparison> fields) {
+  return 1.0 / (1.0 + std::exp(-evidence(spec, fields) / kEvidenceScale));
 }
 
 Score score_features(const CompiledMatchSpec& spec, const RecordFeatures& a,
                      const RecordFeatures& b) {
-  Score s;
-  for (uint32_t f = 0; f < spec.fields.size(); ++f) {
-    const auto& fa = a.fields[f];
-    const auto& fb = b.fields[f];
-    if (!fa.present || !fb.present) continue;
-    FieldComparison c{f, 0.0, {}};
-    c.similarity = set_dice(field_grams(spec.fields[f], fa, spec.year_tolerance),
-                            field_grams(spec.fields[f], fb, spec.year_tolerance));
-    if (spec.fields[f].role == MatchRole::kDate) {
-      c.detail = years_text(*fa.date) + "/" + years_text(*fb.date);
+  Score s = score_with(spec, [&](uint32_t fa, uint32_t fb) -> std::optional<double> {
+    if (!a.fields[fa].present || !b.fields[fb].present) return std::nullopt;
+    return set_dice(field_grams(spec.fields[fa], a.fields[fa], spec.year_tolerance),
+                    field_grams(spec.fields[fb], b.fields[fb], spec.year_tolerance));
+  });
+  for (auto& c : s.fields) {
+    if (spec.fields[c.field].role == MatchRole::kDate) {
+      c.detail = years_text(*a.fields[c.field].date) + "/" + years_text(*b.fields[c.field].date);
     }
-    s.fields.push_back(std::move(c));
   }
-  s.value = combine(spec, s.fields);
   return s;
 }
 
 Score score_bloom(const CompiledMatchSpec& spec, const BloomMatrix& a, size_t i,
                   const BloomMatrix& b, size_t j) {
-  Score s;
   const size_t n = spec.fields.size();
-  std::vector<uint32_t> common(n);
-  field_and_popcounts(a.row(i), b.row(j), n, kFieldWords, common.data());
-  for (uint32_t f = 0; f < n; ++f) {
-    uint32_t pa = a.field_pops[i * n + f], pb = b.field_pops[j * n + f];
-    if (pa == 0 || pb == 0) continue;
-    s.fields.push_back(FieldComparison{f, dice(common[f], pa, pb), {}});
-  }
-  s.value = combine(spec, s.fields);
-  return s;
+  const uint64_t* ra = a.row(i);
+  const uint64_t* rb = b.row(j);
+  return score_with(spec, [&](uint32_t fa, uint32_t fb) -> std::optional<double> {
+    uint32_t pa = a.field_pops[i * n + fa], pb = b.field_pops[j * n + fb];
+    if (pa == 0 || pb == 0) return std::nullopt;
+    uint32_t common = 0;
+    field_and_popcounts(ra + fa * kFieldWords, rb + fb * kFieldWords, 1, kFieldWords, &common);
+    return dice(common, pa, pb);
+  });
 }
 
 std::string describe(const CompiledMatchSpec& spec, const Score& score) {
@@ -121,6 +166,7 @@ std::string describe(const CompiledMatchSpec& spec, const Score& score) {
     out += label;
     for (size_t k = 0; k < names.size(); ++k) out += (k ? ", " : "") + names[k];
   };
+  if (score.swapped) out = "first two names swapped";
   group("same ", same);
   group("similar ", similar);
   for (const auto& d : details) out += (out.empty() ? "" : "; ") + d;
@@ -138,7 +184,7 @@ PsiDecision psi_decide(const CompiledMatchSpec& spec, std::span<const uint32_t> 
   for (uint32_t f = 0; f < covered.size(); ++f) {
     if (!covered[f]) continue;
     d.fields.push_back(f);
-    d.weight += role_weight(spec.fields[f].role);
+    d.weight += spec.fields[f].agree;
     d.evidence += (d.evidence.empty() ? "same " : ", ") + spec.fields[f].name;
   }
   d.candidate = d.weight >= spec.psi_threshold;

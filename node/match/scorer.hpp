@@ -30,13 +30,22 @@ struct FieldComparison {
 struct Score {
   double value = 0.0;                   // 0..1
   std::vector<FieldComparison> fields;  // fields present on both sides
+  bool swapped = false;                 // the first two names compared crosswise
 };
 
-// Weighted mean of the similarities (weights by role, role_weight()), shrunk towards 0 when
-// few fields could be compared: value = sum(w·s) / (sum(w) + kCoveragePrior).
-inline constexpr double kCoveragePrior = 1.0;
+// Fellegi-Sunter style: each compared field's similarity becomes an agreement level in 0..1
+// (0 at or below kDisagreeBelow, 1 at or above kAgreeAbove, linear between), which mixes the
+// field's agree and disagree weights (MatchField); the sum is the evidence in bits, and the
+// score is logistic(evidence / kEvidenceScale), so 0.5 means "no evidence either way".
+inline constexpr double kDisagreeBelow = 0.3;
+inline constexpr double kAgreeAbove = 0.9;
+inline constexpr double kEvidenceScale = 4.0;
+double agreement_level(double similarity);
+double evidence(const CompiledMatchSpec& spec, std::span<const FieldComparison> fields);
 double combine(const CompiledMatchSpec& spec, std::span<const FieldComparison> fields);
 
+// Both scorers also try the first two name fields crosswise (given and father name swapped in
+// one source) and keep that reading when it agrees much better (Score::swapped).
 // Non-private scorer on both records' features (Dice of the same grams the Bloom filters hold,
 // without hashing): the baseline and the explanation shown after a reveal.
 Score score_features(const CompiledMatchSpec& spec, const RecordFeatures& a,

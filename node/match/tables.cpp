@@ -68,8 +68,8 @@ constexpr std::array kDroppedRanges = {
 
 // Consonant classes. Arabic letters are listed with the Latin spellings that stand for them in
 // the common conventions, so both scripts reduce to the same class letter:
-//   B  ب پ        b p            T  ت ط ث     t th          J  ج ژ        j dj zh
-//   H  ح ه        h              K  خ ك ق     k q c x kh ck G  غ گ        g gh
+//   B  ب پ        b p            T  ت ط ث     t th          J  ج ژ گ      j g dj zh c+vowel
+//   H  ح ه        h 7            K  خ ك ق     k q c x kh ck G  غ          gh
 //   D  د ض        d              Z  ذ ز ظ     z dh          R  ر          r
 //   S  س ص        s              X  ش چ       sh ch sch tch F  ف ڤ        f v ph
 //   L  ل          l              M  م         m             N  ن          n
@@ -84,12 +84,21 @@ constexpr std::array kPhoneticRules = {
     PhoneticRule{"p", "B"}, PhoneticRule{"f", "F"}, PhoneticRule{"v", "F"},
     PhoneticRule{"t", "T"}, PhoneticRule{"d", "D"}, PhoneticRule{"s", "S"},
     PhoneticRule{"z", "Z"}, PhoneticRule{"k", "K"}, PhoneticRule{"q", "K"},
-    PhoneticRule{"c", "K"}, PhoneticRule{"x", "K"}, PhoneticRule{"g", "G"},
+    // Kurdish and Turkish Latin write ج as c (Cemîl, Cuma); before a vowel c is read so.
+    PhoneticRule{"ca", "J"}, PhoneticRule{"ce", "J"}, PhoneticRule{"ci", "J"},
+    PhoneticRule{"co", "J"}, PhoneticRule{"cu", "J"},
+    // A single g is ج in English and Egyptian practice (Gamal, Georges) and گ in Kurdish,
+    // which shares the class; غ is written gh.
+    PhoneticRule{"c", "K"}, PhoneticRule{"x", "K"}, PhoneticRule{"g", "J"},
     PhoneticRule{"j", "J"}, PhoneticRule{"h", "H"}, PhoneticRule{"l", "L"},
     PhoneticRule{"r", "R"}, PhoneticRule{"m", "M"}, PhoneticRule{"n", "N"},
     PhoneticRule{"a", ""}, PhoneticRule{"e", ""}, PhoneticRule{"i", ""},
     PhoneticRule{"o", ""}, PhoneticRule{"u", ""}, PhoneticRule{"y", ""},
     PhoneticRule{"w", ""},
+    // Arabizi (chat alphabet) digits inside Latin words: 7 ح, 5 خ, 9 ق, 6 ط, 8 غ, 3 ع, 2 ء.
+    PhoneticRule{"7", "H"}, PhoneticRule{"5", "K"}, PhoneticRule{"9", "K"},
+    PhoneticRule{"6", "T"}, PhoneticRule{"8", "G"}, PhoneticRule{"3", ""},
+    PhoneticRule{"2", ""},
     // Arabic script (after folding).
     PhoneticRule{"\u0628", "B"}, PhoneticRule{"\u067E", "B"},  // ب پ
     PhoneticRule{"\u062A", "T"}, PhoneticRule{"\u0637", "T"},  // ت ط
@@ -98,7 +107,7 @@ constexpr std::array kPhoneticRules = {
     PhoneticRule{"\u062D", "H"}, PhoneticRule{"\u0647", "H"},  // ح ه
     PhoneticRule{"\u062E", "K"}, PhoneticRule{"\u0643", "K"},  // خ ك
     PhoneticRule{"\u0642", "K"},                               // ق
-    PhoneticRule{"\u063A", "G"}, PhoneticRule{"\u06AF", "G"},  // غ گ
+    PhoneticRule{"\u063A", "G"}, PhoneticRule{"\u06AF", "J"},  // غ گ
     PhoneticRule{"\u062F", "D"}, PhoneticRule{"\u0636", "D"},  // د ض
     PhoneticRule{"\u0630", "Z"}, PhoneticRule{"\u0632", "Z"},  // ذ ز
     PhoneticRule{"\u0638", "Z"},                               // ظ
@@ -124,6 +133,9 @@ constexpr std::array<std::string_view, 6> kCompoundPrefixes = {
     "\u0639\u0628\u062F",  // عبد
     "\u0627\u0628\u0648",  // ابو
     "abd", "abu", "abou", "abo"};
+constexpr std::array<std::string_view, 11> kCompoundSuffixes = {
+    "\u0627\u0644\u062F\u064A\u0646",  // الدين
+    "eddine", "eddin", "uddin", "uddine", "addin", "addine", "aldin", "aldine", "eldin", "eldine"};
 constexpr std::array kAbbreviations = {
     Abbreviation{"mhd", "muhammad"}, Abbreviation{"mohd", "muhammad"},
     Abbreviation{"muhd", "muhammad"}, Abbreviation{"mhmd", "muhammad"},
@@ -185,6 +197,7 @@ std::span<const std::string_view> article_vowels() { return kArticleVowels; }
 std::span<const std::string_view> sun_letters() { return kSunLetters; }
 std::span<const std::string_view> articles() { return kArticles; }
 std::span<const std::string_view> compound_prefixes() { return kCompoundPrefixes; }
+std::span<const std::string_view> compound_suffixes() { return kCompoundSuffixes; }
 std::span<const Abbreviation> abbreviations() { return kAbbreviations; }
 std::span<const std::string_view> place_stopwords() { return kPlaceStopwords; }
 std::span<const PlaceAliases> place_aliases() { return kPlaceAliases; }

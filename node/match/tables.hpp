@@ -46,6 +46,9 @@ std::span<const std::string_view> articles();
 // Compound-name prefixes that bind to what follows ("abd al-...", "abu ..."); each is split off
 // a joined word so that "Abdulrahman" and "Abd al-Rahman" reduce alike.
 std::span<const std::string_view> compound_prefixes();
+// Second elements of compound names written joined to the first ("نورالدين", "Nureddine"):
+// split off so that they reduce like the separate spelling ("نور الدين", "Nur ad-Din").
+std::span<const std::string_view> compound_suffixes();
 // Common written abbreviations of names and their full folded form ("mhd" -> "muhammad").
 struct Abbreviation {
   std::string_view short_form;

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -188,12 +189,47 @@ struct Sweep {
 Sweep sweep(const std::vector<Scored>& scored, const PairSet& truth, const PairSet& hard,
             const Dataset& a, const Dataset& b) {
   Sweep best;
-  for (int t = 40; t <= 99; ++t) {
-    double th = t / 100.0;
+  for (int t = 200; t <= 999; t += 2) {
+    double th = t / 1000.0;
     Quality q = evaluate(to_pairs(best_per_querier(scored, 0.0), th, a, b), truth, hard);
     if (q.f1 > best.quality.f1) best = Sweep{th, q};
   }
   return best;
+}
+
+std::string show(const FieldMap& m) {
+  std::string out;
+  for (const auto& [k, v] : m) out += k + "=" + v + " | ";
+  return out;
+}
+
+// JISR_MATCH_QUALITY_EXPLAIN=N prints N false positives and N false negatives of a method
+// (records in full: use only on synthetic data such as arabic-dev).
+void explain(const char* method, const PairSet& predicted, const PairSet& truth,
+             const Dataset& a, const Dataset& b,
+             const std::function<std::string(uint32_t, uint32_t)>& why) {
+  const char* env = std::getenv("JISR_MATCH_QUALITY_EXPLAIN");
+  if (env == nullptr) return;
+  int n = std::atoi(env);
+  std::unordered_map<std::string, uint32_t> ia, ib;
+  for (uint32_t i = 0; i < a.ids.size(); ++i) ia[a.ids[i]] = i;
+  for (uint32_t j = 0; j < b.ids.size(); ++j) ib[b.ids[j]] = j;
+  int shown = 0;
+  for (const auto& p : predicted) {
+    if (truth.count(p) || shown >= n) continue;
+    ++shown;
+    std::fprintf(stderr, "%s FP %s %s: %s\n  A: %s\n  B: %s\n", method, p.first.c_str(),
+                 p.second.c_str(), why(ia[p.first], ib[p.second]).c_str(),
+                 show(a.records[ia[p.first]]).c_str(), show(b.records[ib[p.second]]).c_str());
+  }
+  shown = 0;
+  for (const auto& p : truth) {
+    if (predicted.count(p) || shown >= n || !ia.count(p.first) || !ib.count(p.second)) continue;
+    ++shown;
+    std::fprintf(stderr, "%s FN %s %s: %s\n  A: %s\n  B: %s\n", method, p.first.c_str(),
+                 p.second.c_str(), why(ia[p.first], ib[p.second]).c_str(),
+                 show(a.records[ia[p.first]]).c_str(), show(b.records[ib[p.second]]).c_str());
+  }
 }
 
 }  // namespace
@@ -211,7 +247,7 @@ int main(int argc, char** argv) {
 
   const std::map<std::string, std::string> sex_values = {
       {"\u0630\u0643\u0631", "male"}, {"\u0623\u0646\u062B\u0649", "female"},
-      {"M", "male"}, {"F", "female"}};
+      {"\u0627\u0646\u062B\u0649", "female"}, {"M", "male"}, {"F", "female"}};
   Dataset a = map_table(ta, "report_id",
                         {{"given_name", "given_name"},
                          {"father_name", "father_name"},
@@ -287,8 +323,9 @@ int main(int argc, char** argv) {
     for (auto [i, j] : hits) kinds[{qel[i].record, rel[j].record}].push_back(qel[i].kind);
     std::vector<Scored> scored;
     for (auto& [pair, ks] : kinds) {
-      PsiDecision d = psi_decide(cs, ks);
-      if (d.candidate) scored.push_back({pair.first, pair.second, d.weight});
+      // Every pair is kept with its evidence so thresholds can be swept; the decision at the
+      // agreement's threshold is PsiDecision::candidate.
+      scored.push_back({pair.first, pair.second, psi_decide(cs, ks).weight});
     }
     return scored;
   };
@@ -302,12 +339,23 @@ int main(int argc, char** argv) {
       for (auto it = lo; it != hi; ++it) hits.emplace_back(i, it->second);
     }
     auto scored = decide_hits(hits);
-    print_quality("baseline exact keys", evaluate(to_pairs(scored, 0, a, b), truth, hard));
-    print_quality("  best per report", evaluate(to_pairs(best_per_querier(scored, 0.0), 0, a, b),
-                                                truth, hard));
+    print_quality("baseline exact keys",
+                  evaluate(to_pairs(scored, cs.psi_threshold, a, b), truth, hard));
+    print_quality("  best per report",
+                  evaluate(to_pairs(best_per_querier(scored, 0.0), cs.psi_threshold, a, b), truth,
+                           hard));
+    std::map<std::pair<uint32_t, uint32_t>, std::vector<uint32_t>> kinds;
+    for (auto [i, j] : hits) kinds[{qel[i].record, rel[j].record}].push_back(qel[i].kind);
+    explain("exact", to_pairs(best_per_querier(scored, 0.0), cs.psi_threshold, a, b), truth, a, b,
+            [&](uint32_t i, uint32_t j) {
+              auto it = kinds.find({i, j});
+              std::string ks;
+              if (it != kinds.end()) ks = psi_decide(cs, it->second).evidence;
+              return ks + " || " + describe(cs, score_features(cs, fa[i], fb[j]));
+            });
   }
 
-  {
+  if (std::getenv("JISR_MATCH_QUALITY_SKIP_PSI") == nullptr) {
     auto t1 = Clock::now();
     PsiSecret q = PsiSecret::generate();
     PsiSecret r = PsiSecret::generate();
@@ -325,9 +373,15 @@ int main(int argc, char** argv) {
     size_t ops = 2 * qkeys.size() + 2 * rkeys.size();
     char extra[128];
     std::snprintf(extra, sizeof extra, "  [%.1f s, %.0f group ops/s]", secs, double(ops) / secs);
-    print_quality("psi", evaluate(to_pairs(scored, 0, a, b), truth, hard), extra);
+    print_quality("psi", evaluate(to_pairs(scored, cs.psi_threshold, a, b), truth, hard), extra);
     print_quality("psi best per report",
-                  evaluate(to_pairs(best_per_querier(scored, 0.0), 0, a, b), truth, hard));
+                  evaluate(to_pairs(best_per_querier(scored, 0.0), cs.psi_threshold, a, b), truth,
+                           hard));
+    for (double th : {8.0, 9.0, 10.0, 11.0, 12.0}) {
+      char label[64];
+      std::snprintf(label, sizeof label, "  psi at %.1f", th);
+      print_quality(label, evaluate(to_pairs(best_per_querier(scored, 0.0), th, a, b), truth, hard));
+    }
   }
 
   // ---- Bloom ----
@@ -386,6 +440,11 @@ int main(int argc, char** argv) {
     Sweep best = sweep(scored, truth, hard, a, b);
     std::snprintf(extra, sizeof extra, "  [best threshold %.2f; %.1f s]", best.threshold, secs);
     print_quality("bloom", best.quality, extra);
+    explain("bloom", to_pairs(best_per_querier(scored, 0.0), best.threshold, a, b), truth, a, b,
+            [&](uint32_t i, uint32_t j) {
+              return std::to_string(score_bloom(cs, ma, i, mb, j).value) + " " +
+                     describe(cs, score_features(cs, fa[i], fb[j]));
+            });
     Quality at_spec = evaluate(to_pairs(best_per_querier(scored, 0.0), cs.bloom_threshold, a, b),
                                truth, hard);
     std::snprintf(extra, sizeof extra, "  [agreement threshold %.2f]", cs.bloom_threshold);
