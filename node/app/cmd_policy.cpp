@@ -365,9 +365,13 @@ int run_apply(const PolicyOptions& opt) {
     } else {
       const auto parsed = json::parse(reply.value(), nullptr, false);
       if (parsed.is_discarded() || !parsed.is_object() || !parsed.value("ok", false)) {
+        std::string why = "no reason given";
+        if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_string()) {
+          why = parsed["error"].get<std::string>();
+        }
         return fail(make_error(Errc::kInternal,
-                               "the running node refused to reload its agreements; the file is "
-                               "applied and will be used at the next start",
+                               "the running node refused to reload its agreements (" + why +
+                                   "); the file is applied and will be used at the next start",
                                n.home.admin_socket().string()));
       }
       reload = "reloaded";

@@ -239,6 +239,7 @@ TEST_CASE("apply, history, explain and diff on a node", "[cli][policy]") {
     const auto first_entry = h.out.substr(0, h.out.find('\n', h.out.find('\n') + 1));
     CHECK_FALSE(contains(first_entry, "(active)"));
     CHECK(contains(h.out, " " + version.substr(0, 12) + "  (active)\n"));
+    CHECK(count_lines(run_jisr({"policy", "history", "--dir", node.home, "--peer", "mpfp"}).out) == 1);
     auto hj = run_jisr({"policy", "history", "--dir", node.home, "--json"});
     CHECK(contains(hj.out, "\"seq\": 2"));
     CHECK(contains(hj.out, "\"previous\": \"" + version + "\""));
