@@ -40,10 +40,10 @@ struct MatchSpec {
   // the querier also tries them the other way round.
   bool swap_first_names = true;
   // Bloom: score (0..1) from which a pair is a candidate (the agreement's threshold).
-  double bloom_threshold = 0.8;
+  double bloom_threshold = 0.85;
   // PSI: evidence (sum of the agreement weights of the fields covered by matched key kinds,
   // see field_weights) from which a record pair is a candidate.
-  double psi_threshold = 10.0;
+  double psi_threshold = 11.0;
 };
 
 struct MatchField {
@@ -74,8 +74,8 @@ struct CompiledMatchSpec {
   std::vector<CompiledAgeRule> ages;
   int year_tolerance = 1;
   bool swap_first_names = true;
-  double bloom_threshold = 0.8;
-  double psi_threshold = 10.0;
+  double bloom_threshold = 0.85;
+  double psi_threshold = 11.0;
 
   // Index of the first field with `role`, or -1.
   int first_of(MatchRole role) const;

@@ -1,0 +1,299 @@
+#include <sodium.h>
+
+#include <catch2/catch.hpp>
+#include <random>
+
+#include "node/core/record_schema.hpp"
+#include "node/match/bloom.hpp"
+#include "node/match/dice.hpp"
+#include "node/match/features.hpp"
+#include "node/match/keys.hpp"
+#include "node/match/psi.hpp"
+#include "node/match/scorer.hpp"
+
+using namespace jisr;
+using namespace jisr::match;
+
+namespace {
+
+FieldMap fields(std::initializer_list<std::pair<const char*, const char*>> kv) {
+  FieldMap m;
+  for (const auto& [k, v] : kv) m.set(k, v);
+  return m;
+}
+
+CompiledMatchSpec spec() {
+  MatchSpec s;
+  s.agreement_id = "mpfp-iimp";
+  s.fields = {"given_name", "father_name", "family_name", "mother_name", "sex",
+              "birth_date", "missing_date", "missing_place", "national_id"};
+  auto c = compile_match_spec(s, RecordSchema::missing_person());
+  REQUIRE(c);
+  return c.value();
+}
+
+std::vector<MatchKey> keys(const std::vector<std::string>& values) {
+  std::vector<MatchKey> out;
+  for (const auto& v : values) out.push_back(MatchKey{0, v});
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("PSI round trip finds matches and only matches", "[match][psi]") {
+  auto querier = keys({"alpha", "bravo", "charlie", "delta"});
+  auto responder = keys({"echo", "charlie", "alpha", "foxtrot", "golf"});
+  PsiSecret q = PsiSecret::generate();
+  PsiSecret r = PsiSecret::generate();
+
+  auto q_blinded = blind_keys(q, querier);
+  auto r_blinded = blind_keys(r, responder);
+  REQUIRE(q_blinded);
+  REQUIRE(r_blinded);
+  // Blinded points reveal nothing directly: not equal to the bare hash, and different under
+  // the two secrets.
+  CHECK(q_blinded.value()[0] != hash_to_group("alpha"));
+  CHECK(q_blinded.value()[0] != r_blinded.value()[2]);
+
+  auto q_double = reblind_all(r, q_blinded.value());  // the responder re-blinds
+  auto r_double = reblind_all(q, r_blinded.value());  // the querier re-blinds
+  REQUIRE(q_double);
+  REQUIRE(r_double);
+  auto hits = intersect(q_double.value(), r_double.value());
+  std::vector<PsiHit> want = {{0, 2}, {2, 1}};
+  CHECK(hits == want);
+}
+
+TEST_CASE("PSI refuses the identity and invalid points", "[match][psi]") {
+  PsiSecret s = PsiSecret::generate();
+  GroupElement identity{};  // all zeros encodes the identity
+  auto r = s.reblind(identity);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::kInvalidInput);
+  GroupElement junk;
+  junk.fill(0xff);  // not a canonical encoding
+  auto j = s.reblind(junk);
+  REQUIRE_FALSE(j);
+  CHECK(j.error().code == Errc::kInvalidInput);
+  std::vector<GroupElement> batch = {hash_to_group("ok"), identity};
+  auto all = reblind_all(s, batch);
+  REQUIRE_FALSE(all);
+  CHECK(all.error().where == "psi element 1");
+}
+
+TEST_CASE("PSI secrets are per job and hash-to-group is deterministic", "[match][psi]") {
+  CHECK(hash_to_group("k") == hash_to_group("k"));
+  CHECK(hash_to_group("k") != hash_to_group("K"));
+  PsiSecret a = PsiSecret::generate();
+  PsiSecret b = PsiSecret::generate();
+  CHECK(a.blind("k").value() != b.blind("k").value());
+  PsiSecret moved = std::move(a);
+  CHECK(moved.blind("k").value() != b.blind("k").value());
+}
+
+TEST_CASE("PSI over real match keys across scripts", "[match][psi][keys]") {
+  auto s = spec();
+  auto a = extract_features(s, fields({{"given_name", "عبد الرحمن"}, {"father_name", "شيركو"},
+                                       {"family_name", "الخالد"}, {"birth_date", "1990"}}));
+  auto b = extract_features(s, fields({{"given_name", "Abdulrahman"}, {"father_name", "Şêrko"},
+                                       {"family_name", "Khalid"}, {"birth_date", "1991-06-02"}}));
+  auto c = extract_features(s, fields({{"given_name", "Abdulrahman"}, {"father_name", "Ahmad"},
+                                       {"family_name", "Khalid"}, {"birth_date", "1960"}}));
+  auto qk = match_keys(s, a, KeySide::kQuerier);
+  std::vector<MatchKey> rk;
+  std::vector<int> owner;
+  for (int rec = 0; rec < 2; ++rec) {
+    for (auto& k : match_keys(s, rec == 0 ? b : c, KeySide::kResponder)) {
+      rk.push_back(std::move(k));
+      owner.push_back(rec);
+    }
+  }
+  PsiSecret q = PsiSecret::generate();
+  PsiSecret r = PsiSecret::generate();
+  auto hits = intersect(reblind_all(r, blind_keys(q, qk).value()).value(),
+                        reblind_all(q, blind_keys(r, rk).value()).value());
+  std::vector<uint32_t> kinds_b, kinds_c;
+  for (const auto& h : hits) (owner[h.theirs] == 0 ? kinds_b : kinds_c).push_back(qk[h.mine].kind);
+  auto db = psi_decide(s, kinds_b);
+  auto dc = psi_decide(s, kinds_c);
+  CHECK(db.candidate);
+  CHECK(db.evidence == "same given_name, father_name, family_name, birth_date");
+  CHECK_FALSE(dc.candidate);  // a namesake with another father and birth year
+}
+
+TEST_CASE("bloom secret: both nodes derive the same, bound to the agreement", "[match][bloom]") {
+  REQUIRE(sodium_init() >= 0);
+  std::array<uint8_t, 32> pk_a{}, pk_b{}, pk_c{};
+  std::array<uint8_t, 64> sk_a{}, sk_b{}, sk_c{};
+  crypto_sign_keypair(pk_a.data(), sk_a.data());
+  crypto_sign_keypair(pk_b.data(), sk_b.data());
+  crypto_sign_keypair(pk_c.data(), sk_c.data());
+  auto ab = derive_bloom_secret(sk_a, pk_b, "agr-1");
+  auto ba = derive_bloom_secret(sk_b, pk_a, "agr-1");
+  REQUIRE(ab);
+  REQUIRE(ba);
+  CHECK(ab.value().bytes() == ba.value().bytes());
+  CHECK(derive_bloom_secret(sk_a, pk_b, "agr-2").value().bytes() != ab.value().bytes());
+  CHECK(derive_bloom_secret(sk_c, pk_b, "agr-1").value().bytes() != ab.value().bytes());
+  SECTION("a low-order or invalid peer key is refused") {
+    std::array<uint8_t, 32> zero{};
+    std::array<uint8_t, 32> x_sk{}, x_pk{};
+    crypto_box_keypair(x_pk.data(), x_sk.data());
+    auto low = derive_bloom_secret_x25519(x_sk, x_pk, zero, "agr-1");
+    REQUIRE_FALSE(low);
+    CHECK(low.error().code == Errc::kInvalidInput);
+    std::array<uint8_t, 32> bad;
+    bad.fill(0xff);
+    CHECK_FALSE(derive_bloom_secret(sk_a, bad, "agr-1"));
+  }
+}
+
+TEST_CASE("bloom encodings: similar records have high Dice, others low", "[match][bloom]") {
+  auto s = spec();
+  BloomSecret secret(std::array<uint8_t, 32>{1, 2, 3});
+  BloomEncoder enc(s, secret);
+  BloomMatrix m = enc.make_matrix();
+  auto add = [&](FieldMap f) { enc.encode(extract_features(s, f), m); };
+  add(fields({{"given_name", "خالد"}, {"father_name", "محمد"}, {"family_name", "الحسن"},
+              {"birth_date", "1988-03-11"}, {"sex", "male"}}));
+  add(fields({{"given_name", "Khaled"}, {"father_name", "Mohamed"}, {"family_name", "Al-Hasan"},
+              {"birth_date", "1989"}, {"sex", "male"}}));
+  add(fields({{"given_name", "Yusuf"}, {"father_name", "Omar"}, {"family_name", "Darwish"},
+              {"birth_date", "1960"}, {"sex", "male"}}));
+  add(fields({{"given_name", "Mohamed"}, {"father_name", "Khaled"}, {"family_name", "Al-Hasan"},
+              {"birth_date", "1988"}, {"sex", "male"}}));  // given and father swapped
+  REQUIRE(m.size() == 4);
+  CHECK(m.words() == s.fields.size() * kFieldWords);
+
+  auto same = score_bloom(s, m, 0, m, 1);
+  auto other = score_bloom(s, m, 0, m, 2);
+  auto swapped = score_bloom(s, m, 0, m, 3);
+  CHECK(same.value > s.bloom_threshold);
+  CHECK(other.value < 0.2);
+  CHECK(swapped.swapped);
+  CHECK(swapped.value > 0.9);
+  CHECK(score_bloom(s, m, 0, m, 0).value > same.value);
+  SECTION("the same record under another secret encodes differently") {
+    BloomSecret other_secret(std::array<uint8_t, 32>{9});
+    BloomEncoder enc2(s, other_secret);
+    BloomMatrix m2 = enc2.make_matrix();
+    enc2.encode(extract_features(s, fields({{"given_name", "خالد"}})), m2);
+    BloomMatrix m1 = enc.make_matrix();
+    enc.encode(extract_features(s, fields({{"given_name", "خالد"}})), m1);
+    CHECK(m1.bits != m2.bits);
+  }
+  SECTION("absent fields leave their segment empty and are not compared") {
+    BloomMatrix e = enc.make_matrix();
+    enc.encode(extract_features(s, fields({{"given_name", "خالد"}})), e);
+    CHECK(e.field_pops[0] > 0);
+    for (size_t f = 1; f < s.fields.size(); ++f) CHECK(e.field_pops[f] == 0);
+    CHECK(score_bloom(s, e, 0, m, 0).fields.size() == 1);
+  }
+}
+
+TEST_CASE("Dice kernels: properties, SIMD equals scalar, tiled equals naive", "[match][dice]") {
+  std::mt19937_64 rng(42);
+  const size_t words = 40;
+  const size_t na = 150, nb = 97;  // not multiples of the tile size
+  std::vector<uint64_t> a(na * words), b(nb * words);
+  for (auto& w : a) w = rng() & rng();
+  for (auto& w : b) w = rng() & rng();
+  std::vector<uint32_t> pa(na), pb(nb);
+  for (size_t i = 0; i < na; ++i) pa[i] = popcount_words(&a[i * words], words);
+  for (size_t j = 0; j < nb; ++j) pb[j] = popcount_words(&b[j * words], words);
+
+  SECTION("all kernels agree, also on odd lengths") {
+    for (size_t len : {size_t{1}, size_t{3}, size_t{7}, size_t{8}, size_t{13}, words}) {
+      for (size_t i = 0; i < 10; ++i) {
+        uint32_t want = and_popcount_with(PopcountKernel::kScalar, &a[i * words], &b[i * words], len);
+        CHECK(and_popcount_with(PopcountKernel::kAvx2, &a[i * words], &b[i * words], len) == want);
+        CHECK(and_popcount_with(PopcountKernel::kAvx512, &a[i * words], &b[i * words], len) == want);
+        CHECK(and_popcount(&a[i * words], &b[i * words], len) == want);
+      }
+    }
+  }
+  SECTION("tiled matrix equals the naive one") {
+    std::vector<float> tiled(na * nb), naive(na * nb);
+    dice_matrix(a.data(), pa.data(), na, b.data(), pb.data(), nb, words, tiled.data());
+    dice_matrix_naive(a.data(), pa.data(), na, b.data(), pb.data(), nb, words, naive.data());
+    CHECK(tiled == naive);
+  }
+  SECTION("Dice of a filter with itself is 1, with a disjoint one 0, symmetric") {
+    std::vector<uint64_t> x(words), y(words);
+    for (size_t w = 0; w < words; ++w) {
+      x[w] = rng();
+      y[w] = ~x[w];
+    }
+    uint32_t px = popcount_words(x.data(), words), py = popcount_words(y.data(), words);
+    CHECK(dice(and_popcount(x.data(), x.data(), words), px, px) == Approx(1.0));
+    CHECK(dice(and_popcount(x.data(), y.data(), words), px, py) == 0.0);
+    CHECK(dice(and_popcount(&a[0], &b[0], words), pa[0], pb[0]) ==
+          dice(and_popcount(&b[0], &a[0], words), pb[0], pa[0]));
+    CHECK(dice(0, 0, 0) == 0.0);
+  }
+  SECTION("per-field counts add up to the row count") {
+    std::vector<uint32_t> per(words / kFieldWords);
+    field_and_popcounts(&a[0], &b[0], per.size(), kFieldWords, per.data());
+    uint32_t sum = 0;
+    for (auto c : per) sum += c;
+    CHECK(sum == and_popcount(&a[0], &b[0], words));
+  }
+}
+
+TEST_CASE("scorer: evidence text and relatives kept apart", "[match][scorer]") {
+  auto s = spec();
+  auto person = extract_features(s, fields({{"given_name", "حسن"}, {"father_name", "علي"},
+                                            {"family_name", "الخطيب"}, {"mother_name", "فاطمة"},
+                                            {"birth_date", "1988-04-02"}, {"sex", "male"}}));
+  auto same = extract_features(s, fields({{"given_name", "Hassan"}, {"father_name", "Ali"},
+                                          {"family_name", "El-Khatib"}, {"mother_name", "Fatma"},
+                                          {"birth_date", "1989"}, {"sex", "male"}}));
+  auto brother = extract_features(s, fields({{"given_name", "Yasser"}, {"father_name", "Ali"},
+                                             {"family_name", "Al-Khatib"},
+                                             {"mother_name", "Fatima"},
+                                             {"birth_date", "1992"}, {"sex", "male"}}));
+  auto sister = extract_features(s, fields({{"given_name", "Amina"}, {"father_name", "Ali"},
+                                            {"family_name", "Al-Khatib"},
+                                            {"birth_date", "1988"}, {"sex", "female"}}));
+  auto s_same = score_features(s, person, same);
+  auto s_brother = score_features(s, person, brother);
+  auto s_sister = score_features(s, person, sister);
+  CHECK(s_same.value > 0.9);
+  CHECK(s_brother.value < s.bloom_threshold);
+  CHECK(s_sister.value < s.bloom_threshold);
+  CHECK(describe(s, s_same) ==
+        "same given_name, father_name, family_name, mother_name, sex; birth_date 1988/1989");
+  CHECK(describe(s, s_brother).find("different given_name") != std::string::npos);
+  SECTION("no comparable field: no evidence either way") {
+    auto empty = extract_features(s, FieldMap{});
+    auto sc = score_features(s, person, empty);
+    CHECK(sc.fields.empty());
+    CHECK(sc.value == Approx(0.5));
+  }
+  SECTION("PSI decision weighs the fields the matched kinds cover") {
+    CHECK_FALSE(psi_decide(s, {}).candidate);
+    std::vector<uint32_t> all;
+    for (uint32_t k = 0; k < s.keys.size(); ++k) all.push_back(k);
+    auto d = psi_decide(s, all);
+    CHECK(d.candidate);
+    CHECK(d.fields.size() == s.fields.size() - 1);  // sex is in no default key
+    std::vector<uint32_t> bogus = {9999};
+    CHECK(psi_decide(s, bogus).fields.empty());
+  }
+}
+
+TEST_CASE("blocking: shared blocks only, oversized blocks skipped", "[match][blocking]") {
+  auto s = spec();
+  std::array<uint8_t, 16> key{7};
+  auto f1 = extract_features(s, fields({{"given_name", "محمد"}, {"father_name", "خالد"},
+                                        {"birth_date", "1988"}}));
+  auto f2 = extract_features(s, fields({{"given_name", "Khaled"}, {"father_name", "Mohamed"}}));
+  auto f3 = extract_features(s, fields({{"given_name", "Yusuf"}, {"father_name", "Omar"}}));
+  std::vector<std::vector<uint64_t>> a = {blocking_keys(s, f1, key)};
+  std::vector<std::vector<uint64_t>> b = {blocking_keys(s, f2, key), blocking_keys(s, f3, key)};
+  auto pairs = candidate_pairs(a, b);
+  REQUIRE(pairs.size() == 1);
+  CHECK(pairs[0] == std::pair<uint32_t, uint32_t>{0, 0});  // swapped names share the pair block
+  CHECK(blocking_keys(s, f1, key) != blocking_keys(s, f1, std::array<uint8_t, 16>{8}));
+  CHECK(candidate_pairs(a, b, 0).empty());
+}
