@@ -181,6 +181,11 @@ class Session : public std::enable_shared_from_this<Session> {
         writer_done_(net.io_), heartbeat_(net.io_) {}
 
   awaitable<SessionEnd> run();
+  // Queues an error frame for the peer (bypassing the pending-writes cap). It can only fail to
+  // encode when its text is absurdly long, which is a bug worth a log line, not a crash.
+  void send_error(const Message& error) {
+    if (auto r = enqueue(error, true); !r) spdlog::error("session {}: error frame not sent: {}", where(), r.error().what);
+  }
   // Queues a frame. control frames (errors, pongs) bypass the pending-writes cap.
   Result<void> enqueue(const Message& message, bool control = false);
   awaitable<Result<Message>> request(Message message, milliseconds timeout);
@@ -431,7 +436,7 @@ awaitable<Result<Message>> Session::read_frame(Steady::time_point header_deadlin
   if (!len) {
     *protocol_error = true;
     const auto code = len.error().where == "frame-too-large" ? ErrorCode::kFrameTooLarge : ErrorCode::kMalformedFrame;
-    enqueue(protocol::error_message(code, len.error().what), true).value();
+    send_error(protocol::error_message(code, len.error().what));
     co_return make_error(Errc::kInvalidInput, len.error().what, where());
   }
   std::string payload(len.value(), '\0');
@@ -442,13 +447,13 @@ awaitable<Result<Message>> Session::read_frame(Steady::time_point header_deadlin
     // A truncated frame: say so if the connection can still carry it.
     *protocol_error = true;
     const auto what = "truncated frame: " + what_failed(pec);
-    enqueue(protocol::error_message(ErrorCode::kMalformedFrame, what), true).value();
+    send_error(protocol::error_message(ErrorCode::kMalformedFrame, what));
     co_return make_error(Errc::kInvalidInput, what, where());
   }
   auto message = protocol::decode_payload(payload, net_.limits_());
   if (!message) {
     *protocol_error = true;
-    enqueue(protocol::error_message(ErrorCode::kMalformedFrame, message.error().what), true).value();
+    send_error(protocol::error_message(ErrorCode::kMalformedFrame, message.error().what));
     co_return make_error(Errc::kInvalidInput, message.error().what, where());
   }
   co_return message;
@@ -490,7 +495,7 @@ awaitable<std::optional<SessionEnd>> Session::dispatch(Message message) {
       }
       co_return std::nullopt;
     case MessageKind::kHello:
-      enqueue(protocol::error_message(ErrorCode::kUnexpectedMessage, "hello after the session started"), true).value();
+      send_error(protocol::error_message(ErrorCode::kUnexpectedMessage, "hello after the session started"));
       co_return SessionEnd{EndKind::kProtocol, "peer sent a second hello"};
     case MessageKind::kError: {
       const auto* err = message.get<protocol::ErrorMessage>();
@@ -519,7 +524,7 @@ awaitable<std::optional<SessionEnd>> Session::dispatch(Message message) {
     co_return std::nullopt;
   }
   if (handlers_in_flight_ >= net_.options_.max_handlers_in_flight) {
-    enqueue(protocol::error_message(ErrorCode::kOverloaded, "too many requests in flight", message.request_id), true).value();
+    send_error(protocol::error_message(ErrorCode::kOverloaded, "too many requests in flight", message.request_id));
     co_return std::nullopt;
   }
   asio::co_spawn(net_.io_, serve_request(shared_from_this(), std::move(message)), asio::detached);
