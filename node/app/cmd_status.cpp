@@ -59,6 +59,20 @@ void print_human(const nlohmann::json& s) {
     if (!str(p, "last_error").empty() && str(p, "state") != "connected") {
       std::cout << fmt::format("  last error ({}): {}\n", str(p, "last_error_at"), str(p, "last_error"));
     }
+    // Sharing with this peer (node/exchange SyncService).
+    const auto sync = s.find("sync");
+    if (sync != s.end() && sync->contains(str(p, "org"))) {
+      const auto& q = (*sync)[str(p, "org")];
+      std::string line = fmt::format("  sharing under {} (version {}): {} change(s) pending, acknowledged up to change {}",
+                                     str(q, "agreement"), str(q, "policy_version"), q.value("pending", 0),
+                                     q.value("acked_seq", 0));
+      if (!str(q, "last_receipt").empty()) line += ", last receipt " + str(q, "last_receipt");
+      std::cout << line << "\n";
+      if (!str(q, "paused").empty()) std::cout << "  sharing paused: " << str(q, "paused") << "\n";
+      if (!str(q, "last_error").empty()) std::cout << "  last sync error: " << str(q, "last_error") << "\n";
+    } else if (sync != s.end()) {
+      std::cout << "  sharing: none (no agreement with this peer in DIR/policies)\n";
+    }
   }
 }
 

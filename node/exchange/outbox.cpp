@@ -245,6 +245,11 @@ Result<void> Outbox::prepare(const SyncPlan& plan) {
   });
 }
 
+Result<OutboxState> Outbox::state(const OrgId& peer) {
+  JISR_TRY(auto txn, env_.read());
+  return load_outbox_state(txn, peer);
+}
+
 Result<uint64_t> Outbox::pending(const OrgId& peer, const std::string& policy_version) {
   JISR_TRY(auto txn, env_.read());
   JISR_TRY(auto state, load_outbox_state(txn, peer));

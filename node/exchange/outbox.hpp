@@ -81,6 +81,9 @@ class Outbox {
   Result<void> commit(const SyncPlan& plan, const std::optional<protocol::BatchReceipt>& batch_receipt,
                       const std::optional<protocol::WithdrawalReceipt>& withdrawal_receipt);
 
+  // The outbox state of a peer (what status shows).
+  Result<OutboxState> state(const OrgId& peer);
+
   // Changes not yet acknowledged by the peer under the current agreement version (all of them
   // when the version changed since the last send).
   Result<uint64_t> pending(const OrgId& peer, const std::string& policy_version);

@@ -223,6 +223,11 @@ nlohmann::json SyncService::status() const {
     nlohmann::json p{{"agreement", entry.agreement->id().str()},
                      {"policy_version", entry.agreement->short_version()}};
     if (auto pending = outbox_.pending(org, entry.agreement->version())) p["pending"] = pending.value();
+    if (auto st = outbox_.state(org)) {
+      p["acked_seq"] = st.value().policy_version == entry.agreement->version() ? st.value().acked_seq : 0;
+      p["receipts"] = st.value().receipts;
+      if (st.value().last_receipt_ms > 0) p["last_receipt"] = format_utc(from_unix_ms(st.value().last_receipt_ms));
+    }
     if (auto it = peers_.find(org); it != peers_.end()) {
       if (!it->second.paused.empty()) p["paused"] = it->second.paused;
       if (!it->second.last_error.empty()) p["last_error"] = it->second.last_error;

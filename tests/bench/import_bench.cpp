@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "adapters/csv_import.hpp"
+#include "tests/bench/bench_data.hpp"
 #include "node/core/record.hpp"
 #include "node/store/env.hpp"
 #include "node/store/record_store.hpp"
@@ -23,26 +24,6 @@ using namespace jisr;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-const char* kGiven[] = {"أحمد", "محمد", "خالد", "مريم", "فاطمة", "عبد الرحمن", "حسن", "حسين", "شيركو", "ليلى"};
-const char* kFamily[] = {"العلي", "الحسن", "الخطيب", "حسو", "الموسى", "الشيخ", "الحمد", "حداد"};
-const char* kPlace[] = {"حلب", "حمص", "دمشق", "إدلب", "الرقة", "القامشلي", "منبج", "دير الزور"};
-
-std::string generate_csv(size_t rows, const std::filesystem::path& path) {
-  std::mt19937 rng(42);
-  std::ofstream out(path);
-  out << "report_id,given_name,father_name,grandfather_name,family_name,mother_name,sex,birth_date,"
-         "birth_place,missing_date,missing_place,circumstances,reporter_phone,consent_share_iimp\n";
-  auto pick = [&](auto& arr) { return arr[rng() % std::size(arr)]; };
-  for (size_t i = 0; i < rows; ++i) {
-    out << fmt::format("R{:08},{},{},{},{},{} {},{},{}-{:02}-{:02},{},{}-{:02},{},\"فقد الاتصال به، بعد خروجه\",09{:08},{}\n",
-                       i, pick(kGiven), pick(kGiven), pick(kGiven), pick(kFamily), pick(kGiven),
-                       pick(kFamily), rng() % 2 ? "ذكر" : "أنثى", 1950 + rng() % 60, 1 + rng() % 12,
-                       1 + rng() % 28, pick(kPlace), 2011 + rng() % 12, 1 + rng() % 12,
-                       pick(kPlace), rng() % 100000000, rng() % 3 ? "yes" : "no");
-  }
-  return path.string();
-}
 
 long peak_rss_kib() {
   rusage ru{};
@@ -56,7 +37,7 @@ int main(int argc, char** argv) {
   const size_t rows = argc > 1 ? std::stoul(argv[1]) : 200000;
   const auto tmp = std::filesystem::temp_directory_path() / fmt::format("jisr-import-bench-{}", ::getpid());
   std::filesystem::create_directories(tmp);
-  const auto csv = generate_csv(rows, tmp / "rows.csv");
+  const auto csv = jisr::bench::generate_reports_csv(rows, tmp / "rows.csv");
   const auto csv_bytes = std::filesystem::file_size(csv);
 
   const char* mapping_yaml =
