@@ -60,7 +60,12 @@ __attribute__((target("avx512f,avx512vpopcntdq"))) uint32_t and_popcount_avx512(
     __m512i v = _mm512_and_si512(_mm512_maskz_loadu_epi64(m, a + i), _mm512_maskz_loadu_epi64(m, b + i));
     acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(v));
   }
-  return static_cast<uint32_t>(_mm512_reduce_add_epi64(acc));
+  // Summed through memory: GCC 12's _mm512_reduce_add_epi64 trips -Wuninitialized at -O2.
+  alignas(64) uint64_t lanes[8];
+  _mm512_store_si512(lanes, acc);
+  uint64_t total = 0;
+  for (uint64_t v : lanes) total += v;
+  return static_cast<uint32_t>(total);
 }
 #endif
 

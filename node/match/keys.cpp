@@ -59,6 +59,24 @@ void add_keys(const CompiledMatchSpec& spec, const RecordFeatures& record, KeySi
       }
     }
     if (!complete) continue;
+    if (values.size() >= 2) {
+      // The presence key: the other fields' values and only "present" for the last field, so
+      // that a match on it without a match on the full kind says the last field disagrees
+      // (negative evidence PSI cannot otherwise give). Its kind number is offset by the
+      // number of kinds.
+      std::vector<size_t> pos(values.size() - 1, 0);
+      for (size_t n = 0; n < kMaxVariantsPerKind; ++n) {
+        ByteWriter w;
+        w.bytes(kKeyDomain);
+        w.bytes(spec.agreement_id);
+        w.bytes(key.id + "#present");
+        for (size_t i = 0; i + 1 < values.size(); ++i) w.bytes(values[i][pos[i]]);
+        out.push_back(MatchKey{static_cast<uint32_t>(k + spec.keys.size()), w.take()});
+        size_t i = 0;
+        while (i < pos.size() && ++pos[i] == values[i].size()) pos[i++] = 0;
+        if (i == pos.size()) break;
+      }
+    }
     // Cartesian product of the variants, bounded.
     std::vector<size_t> pos(values.size(), 0);
     for (size_t n = 0; n < kMaxVariantsPerKind; ++n) {

@@ -21,7 +21,9 @@ namespace jisr::match {
 enum class KeySide { kQuerier, kResponder };
 
 struct MatchKey {
-  uint32_t kind = 0;   // index into CompiledMatchSpec::keys
+  // Index into CompiledMatchSpec::keys; kinds + index for the kind's presence key (the kind
+  // with its last field reduced to "present"; see psi_decide).
+  uint32_t kind = 0;
   std::string bytes;   // domain || agreement || kind id || values (length-prefixed)
   bool operator==(const MatchKey&) const = default;
   auto operator<=>(const MatchKey&) const = default;

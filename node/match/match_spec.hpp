@@ -43,7 +43,7 @@ struct MatchSpec {
   double bloom_threshold = 0.85;
   // PSI: evidence (sum of the agreement weights of the fields covered by matched key kinds,
   // see field_weights) from which a record pair is a candidate.
-  double psi_threshold = 11.0;
+  double psi_threshold = 10.0;
 };
 
 struct MatchField {
@@ -75,7 +75,7 @@ struct CompiledMatchSpec {
   int year_tolerance = 1;
   bool swap_first_names = true;
   double bloom_threshold = 0.85;
-  double psi_threshold = 11.0;
+  double psi_threshold = 10.0;
 
   // Index of the first field with `role`, or -1.
   int first_of(MatchRole role) const;

@@ -176,17 +176,30 @@ std::string describe(const CompiledMatchSpec& spec, const Score& score) {
 
 PsiDecision psi_decide(const CompiledMatchSpec& spec, std::span<const uint32_t> matched_kinds) {
   PsiDecision d;
-  std::vector<bool> covered(spec.fields.size(), false);
+  const size_t n = spec.keys.size();
+  std::vector<bool> covered(spec.fields.size(), false), present(spec.fields.size(), false);
   for (uint32_t k : matched_kinds) {
-    if (k >= spec.keys.size()) continue;  // a kind we did not send cannot count
-    for (uint32_t f : spec.keys[k].fields) covered[f] = true;
+    if (k < n) {
+      for (uint32_t f : spec.keys[k].fields) covered[f] = true;
+    } else if (k < 2 * n && !spec.keys[k - n].fields.empty()) {
+      present[spec.keys[k - n].fields.back()] = true;
+    }
+    // Other numbers: a kind we did not send cannot count.
   }
+  std::string differ;
   for (uint32_t f = 0; f < covered.size(); ++f) {
-    if (!covered[f]) continue;
-    d.fields.push_back(f);
-    d.weight += spec.fields[f].agree;
-    d.evidence += (d.evidence.empty() ? "same " : ", ") + spec.fields[f].name;
+    if (covered[f]) {
+      d.fields.push_back(f);
+      d.weight += spec.fields[f].agree;
+      d.evidence += (d.evidence.empty() ? "same " : ", ") + spec.fields[f].name;
+    } else if (present[f]) {
+      // Both sides have the field for a record agreeing on the kind's other fields, and no
+      // kind with the field's value matched: it disagrees.
+      d.weight += spec.fields[f].disagree;
+      differ += (differ.empty() ? "different " : ", ") + spec.fields[f].name;
+    }
   }
+  if (!differ.empty()) d.evidence += (d.evidence.empty() ? "" : "; ") + differ;
   d.candidate = d.weight >= spec.psi_threshold;
   return d;
 }

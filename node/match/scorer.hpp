@@ -58,9 +58,10 @@ Score score_bloom(const CompiledMatchSpec& spec, const BloomMatrix& a, size_t i,
 // mother_name" (grades: same >= 0.95, similar >= 0.6, else different).
 std::string describe(const CompiledMatchSpec& spec, const Score& score);
 
-// PSI: the querier learns, per peer handle, which key kinds matched. The evidence is the set of
-// fields those kinds cover, weighted by role; a candidate when the weight reaches
-// spec.psi_threshold.
+// PSI: the querier learns, per peer handle, which key kinds matched. The evidence is the sum
+// of the agreement weights of the fields those kinds cover, plus the disagreement weight of
+// each field whose presence key matched while no kind with its value did (both sides have it,
+// it differs); a candidate when the sum reaches spec.psi_threshold.
 struct PsiDecision {
   bool candidate = false;
   double weight = 0.0;

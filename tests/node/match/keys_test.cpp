@@ -166,8 +166,13 @@ TEST_CASE("match keys: cross-script, variants, domain separation", "[match][keys
       if (rb.count(k.bytes)) kinds.insert(k.kind);
     }
     std::set<std::string> ids;
-    for (auto k : kinds) ids.insert(spec.keys[k].id);
+    for (auto k : kinds) {
+      // Kinds from keys.size() on are presence keys (the kind with its last field "present").
+      ids.insert(k < spec.keys.size() ? spec.keys[k].id
+                                      : spec.keys[k - spec.keys.size()].id + "#present");
+    }
     CHECK(ids.count("given_name+father_name+birth_date"));  // 1988 within 1 of 1989
+    CHECK(ids.count("given_name+father_name+birth_date#present"));
     CHECK(ids.count("given_name+father_name+family_name"));
     CHECK(ids.count("given_name+family_name+missing_place"));  // Aleppo = حلب
   }
@@ -178,8 +183,14 @@ TEST_CASE("match keys: cross-script, variants, domain separation", "[match][keys
     auto near = extract_features(spec, fields({{"given_name", "محمد"},
                                                {"father_name", "خالد"},
                                                {"birth_date", "1988"}}));
-    CHECK_FALSE(meet(match_keys(spec, near, KeySide::kQuerier),
-                     match_keys(spec, far, KeySide::kResponder)));
+    auto qn = match_keys(spec, near, KeySide::kQuerier);
+    auto rf = match_keys(spec, far, KeySide::kResponder);
+    auto values_only = [&spec](std::vector<MatchKey> v) {
+      std::erase_if(v, [&spec](const MatchKey& k) { return k.kind >= spec.keys.size(); });
+      return v;
+    };
+    CHECK_FALSE(meet(values_only(qn), values_only(rf)));
+    CHECK(meet(qn, rf));  // the presence keys do: both have a birth date, and it differs
   }
   SECTION("another agreement's keys never meet") {
     auto other = missing_person_spec("other-agreement");

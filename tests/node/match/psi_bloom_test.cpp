@@ -119,6 +119,8 @@ TEST_CASE("PSI over real match keys across scripts", "[match][psi][keys]") {
   CHECK(db.candidate);
   CHECK(db.evidence == "same given_name, father_name, family_name, birth_date");
   CHECK_FALSE(dc.candidate);  // a namesake with another father and birth year
+  // Its presence keys match: both have a father name and a birth date, and they differ.
+  CHECK(dc.evidence.find("different") != std::string::npos);
 }
 
 TEST_CASE("bloom secret: both nodes derive the same, bound to the agreement", "[match][bloom]") {
