@@ -77,6 +77,11 @@ std::optional<TimePoint> parse_time(std::string_view text) {
                    milliseconds(ms));
 }
 
+// "1 entry", "2 entries".
+std::string counted(uint64_t n, std::string_view one, std::string_view many) {
+  return fmt::format("{} {}", n, n == 1 ? one : many);
+}
+
 std::string short_hash(std::string_view hex) { return std::string(hex.substr(0, 12)); }
 
 std::string join(const std::vector<std::string>& items, std::string_view sep) {
@@ -183,14 +188,15 @@ int print_report(const audit::VerifyReport& r, bool as_json, const std::string& 
   if (as_json) {
     print_json(report_json(r));
   } else {
-    std::cout << fmt::format("audit log of {}: {} entries", r.org, r.entries);
+    std::cout << fmt::format("audit log of {}: {}", r.org, counted(r.entries, "entry", "entries"));
     if (r.entries) std::cout << fmt::format(" (seq {}..{})", r.first_seq, r.last_seq);
-    std::cout << fmt::format(", {} checkpoints, node key {}\n", r.checkpoints,
+    std::cout << fmt::format(", {}, node key {}\n", counted(r.checkpoints, "checkpoint", "checkpoints"),
                              audit::key_fingerprint(r.key));
     if (r.latest_valid_checkpoint) {
-      std::cout << fmt::format("latest signed checkpoint: seq {} at {}; {} entries after it\n",
+      std::cout << fmt::format("latest signed checkpoint: seq {} at {}; {} after it\n",
                                r.latest_valid_checkpoint->seq,
-                               format_utc(r.latest_valid_checkpoint->time), r.unsigned_entries);
+                               format_utc(r.latest_valid_checkpoint->time),
+                               counted(r.unsigned_entries, "entry", "entries"));
     } else {
       std::cout << "no signed checkpoint yet\n";
     }
@@ -270,8 +276,8 @@ int run_export(const AuditOptionsCli& opt) {
     print_json({{"out", opt.out}, {"entries", n}, {"checkpoints", b["checkpoints"].size()},
                 {"public_key", b["public_key"]}});
   } else {
-    std::cout << fmt::format("exported {} entries and {} checkpoints of {} to {}\n", n,
-                             b["checkpoints"].size(), org, opt.out)
+    std::cout << fmt::format("exported {} and {} of {} to {}\n", counted(n, "entry", "entries"),
+                             counted(b["checkpoints"].size(), "checkpoint", "checkpoints"), org, opt.out)
               << fmt::format("node public key: {}\n", b["public_key"].get<std::string>())
               << "verify offline with: jisr audit verify --bundle FILE [--pubkey SIGN.PUB]\n";
   }

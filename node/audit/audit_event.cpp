@@ -158,6 +158,14 @@ Result<void> validate(const AuditEvent& e) {
   return ok();
 }
 
+std::string safe_detail(std::string_view text) {
+  std::string out(text.substr(0, kMaxDetailBytes));
+  for (char& c : out) {
+    if (!printable_ascii(c)) c = '?';
+  }
+  return out;
+}
+
 std::string encode_body(uint64_t seq, TimePoint time, const AuditEvent& e) {
   ByteWriter w;
   w.u8(kEntryFormat);

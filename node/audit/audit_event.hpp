@@ -122,6 +122,11 @@ inline constexpr size_t kMaxEntryBytes = 64 * 1024;
 // Errc::kInvalidInput naming the offending member (never echoing its value).
 Result<void> validate(const AuditEvent& event);
 
+// Makes any text (an error message, a reason a peer sent) fit AuditEvent::detail: every byte
+// that is not printable ASCII becomes '?', and it is cut to kMaxDetailBytes. For texts whose
+// origin is not under our control, so a hostile peer cannot make the entry fail validation.
+std::string safe_detail(std::string_view text);
+
 // One entry of the log.
 struct AuditEntry {
   uint64_t seq = 0;

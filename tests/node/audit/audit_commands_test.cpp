@@ -144,7 +144,7 @@ TEST_CASE("jisr audit log, record and verify on a populated node", "[audit][cli]
   SECTION("verify passes on an untouched log") {
     auto r = run_jisr({"audit", "verify", "--dir", node.dir});
     CHECK(r.exit_code == 0);
-    CHECK(contains(r.out, "8 entries (seq 1..8), 1 checkpoints"));
+    CHECK(contains(r.out, "8 entries (seq 1..8), 1 checkpoint,"));
     CHECK(contains(r.out, "latest signed checkpoint: seq 5"));
     CHECK(contains(r.out, "ok: the chain"));
   }

@@ -88,6 +88,14 @@ TEST_CASE("events are validated: names and ids only, bounded", "[audit]") {
   e = ok_event;
   e.fields.assign(kMaxFields + 1, "sex");
   CHECK(refused(e));
+
+  SECTION("safe_detail makes any text a valid detail") {
+    e = ok_event;
+    e.detail = safe_detail("refused: \xd9\x85\n" + std::string(500, 'x'));
+    CHECK(validate(e));
+    CHECK(e.detail.size() == kMaxDetailBytes);
+    CHECK(e.detail.rfind("refused: ???", 0) == 0);
+  }
 }
 
 TEST_CASE("append chains entries inside the caller's transaction", "[audit]") {
