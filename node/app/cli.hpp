@@ -55,5 +55,6 @@ void add_records_command(CLI::App& app, Action& action);
 void add_sync_command(CLI::App& app, Action& action);
 void add_audit_command(CLI::App& app, Action& action);
 void add_policy_command(CLI::App& app, Action& action);
+void add_match_command(CLI::App& app, Action& action);
 
 }  // namespace jisr::app

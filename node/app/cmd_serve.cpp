@@ -23,6 +23,7 @@
 #include "node/audit/audit_log.hpp"
 #include "node/audit/checkpoint.hpp"
 #include "node/exchange/inbox.hpp"
+#include "node/exchange/match_service.hpp"
 #include "node/exchange/node_dispatcher.hpp"
 #include "node/exchange/outbox.hpp"
 #include "node/exchange/sync_service.hpp"
@@ -152,6 +153,10 @@ int run_serve(const ServeOptions& opt) {
   net::PeerNetwork network(io, *tls.value(), config, handler, clock);
   exchange::SyncService sync(io, network, policies, outbox, inbox, clock, config.org);
   handler.attach(&sync, &network, &io);
+  exchange::MatchEngine match_engine(env, audit_log, clock, node.value().schema, config.org,
+                                     &signing.value().secret);
+  exchange::MatchService match(network, policies, match_engine);
+  handler.attach_match(&match);
   for (const auto& peer : config.peers) {
     if (auto ca = pki::inspect_certificate_file(home.peer_ca(peer.org.str()))) {
       network.set_peer_ca_expiry(peer.org, ca.value().not_after);
@@ -165,6 +170,12 @@ int run_serve(const ServeOptions& opt) {
   });
   admin.add("sync", [&sync, &policies](const nlohmann::json& request) -> asio::awaitable<nlohmann::json> {
     co_return co_await sync_command(sync, policies, request);
+  });
+  admin.add("match", [&match](const nlohmann::json& request) -> asio::awaitable<nlohmann::json> {
+    co_return co_await match.admin_match(request);
+  });
+  admin.add("match_confirm", [&match](const nlohmann::json& request) -> asio::awaitable<nlohmann::json> {
+    co_return co_await match.admin_confirm(request);
   });
   admin.add("reload", [&](const nlohmann::json&) -> asio::awaitable<nlohmann::json> {
     auto reloaded = policies.reload(home.policies_dir(), node.value().schema);

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   add_sync_command(app, action);
   add_audit_command(app, action);
   add_policy_command(app, action);
+  add_match_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -7,6 +7,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include "node/exchange/match_service.hpp"
+
 namespace jisr::exchange {
 
 namespace asio = boost::asio;
@@ -63,6 +65,9 @@ asio::awaitable<std::optional<protocol::Message>> NodeDispatcher::handle(const n
   if (message.get<protocol::RecordBatch>() || message.get<protocol::Withdrawal>()) {
     if (sync_) co_return co_await sync_->handle(peer, message);
   }
+  if (match_ && (message.get<protocol::MatchRequest>() || message.get<protocol::RevealRequest>())) {
+    if (auto reply = co_await match_->handle(peer, message)) co_return reply;
+  }
   if (const auto* head = message.get<protocol::Checkpoint>()) {
     if (auto stored = store_head(peer, *head); !stored) {
       spdlog::warn("checkpoint head from {} refused: {}", peer.org.str(), stored.error().what);
@@ -101,6 +106,7 @@ asio::awaitable<void> NodeDispatcher::exchange_heads(net::PeerIdentity peer) {
 }
 
 void NodeDispatcher::on_peer_connected(const net::PeerIdentity& peer) {
+  if (match_ && peer.sign_key) match_->set_peer_key(peer.org, *peer.sign_key);
   if (sync_) {
     if (peer.sign_key) sync_->set_peer_key(peer.org, PeerPublicKey{*peer.sign_key});
     sync_->on_peer_connected(peer);

@@ -18,6 +18,8 @@
 
 namespace jisr::exchange {
 
+class MatchService;
+
 class NodeDispatcher final : public net::MessageHandler {
  public:
   NodeDispatcher(store::Env& env, const audit::AuditLog& audit, const audit::CheckpointSigner& signer,
@@ -25,6 +27,8 @@ class NodeDispatcher final : public net::MessageHandler {
 
   // Wiring after construction (PeerNetwork needs the dispatcher first).
   void attach(SyncService* sync, net::PeerNetwork* network, boost::asio::io_context* io);
+  // Match queries and reveal requests go to `match` (nullptr: answered as unsupported).
+  void attach_match(MatchService* match) { match_ = match; }
 
   boost::asio::awaitable<std::optional<protocol::Message>> handle(const net::PeerIdentity& peer,
                                                                   protocol::Message message) override;
@@ -44,6 +48,7 @@ class NodeDispatcher final : public net::MessageHandler {
   const audit::CheckpointSigner& signer_;
   const Clock& clock_;
   SyncService* sync_ = nullptr;
+  MatchService* match_ = nullptr;
   net::PeerNetwork* network_ = nullptr;
   boost::asio::io_context* io_ = nullptr;
   std::map<std::string, uint64_t> refusals_;  // reason -> count since the last summary

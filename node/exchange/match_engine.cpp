@@ -1,0 +1,808 @@
+#include "node/exchange/match_engine.hpp"
+
+#include <fmt/format.h>
+#include <sodium.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "node/core/bytes.hpp"
+#include "node/core/digest.hpp"
+#include "node/match/bloom.hpp"
+#include "node/match/dice.hpp"
+#include "node/match/features.hpp"
+#include "node/match/keys.hpp"
+#include "node/match/scorer.hpp"
+#include "node/store/record_store.hpp"
+
+namespace jisr::exchange {
+
+namespace {
+
+using store::Table;
+constexpr std::string_view kCandidatePrefix = "cand/";
+constexpr std::string_view kNextKey = "next";
+constexpr std::string_view kHandlePrefix = "handle/";
+constexpr size_t kHandleBytes = 16;
+
+std::string random_hex(size_t bytes) {
+  std::vector<uint8_t> buf(bytes);
+  randombytes_buf(buf.data(), buf.size());
+  return to_hex(buf.data(), buf.size());
+}
+
+std::optional<std::string> from_hex(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string out(hex.size() / 2, '\0');
+  size_t len = 0;
+  if (sodium_hex2bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), hex.data(), hex.size(),
+                     nullptr, &len, nullptr) != 0 ||
+      len != out.size()) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::string utc_day(TimePoint t) { return format_utc(t).substr(0, 10); }
+
+std::string quota_key(const OrgId& peer, TimePoint now) { return peer.str() + std::string(1, '\0') + utc_day(now); }
+
+std::string candidate_key(uint64_t id) { return std::string(kCandidatePrefix) + be64_key(id); }
+
+std::string handle_key(std::string_view job, std::string_view handle_hex) {
+  return fmt::format("{}{}/{}", kHandlePrefix, job, handle_hex);
+}
+
+bool is_name_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'; }
+bool is_name(std::string_view s) { return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), is_name_char); }
+// Key kind ids: agreement ids ([a-z0-9-]) or default ones ("given_name+father_name+...").
+bool is_key_id(std::string_view s) {
+  return !s.empty() && s.size() <= 512 && std::all_of(s.begin(), s.end(), [](char c) { return is_name_char(c) || c == '+'; });
+}
+bool is_job_id(std::string_view s) {
+  return s.size() == 32 && std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+std::vector<std::string> split(std::string_view s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    size_t p = s.find(sep, start);
+    out.emplace_back(s.substr(start, p == std::string_view::npos ? std::string_view::npos : p - start));
+    if (p == std::string_view::npos) break;
+    start = p + 1;
+  }
+  return out;
+}
+
+nlohmann::json to_json(const Candidate& c) {
+  nlohmann::json j{{"id", c.id},          {"job", c.job_id},       {"peer", c.peer.str()},
+                   {"method", c.method},  {"agreement", c.agreement}, {"record", c.record.str()},
+                   {"handle", c.handle},  {"score", c.score},      {"evidence", c.evidence},
+                   {"status", c.status},  {"created_ms", to_unix_ms(c.created)}};
+  if (c.decided) j["decided_ms"] = to_unix_ms(*c.decided);
+  nlohmann::json rev = nlohmann::json::array();
+  for (const auto& [k, v] : c.revealed) rev.push_back({k, v});
+  j["revealed"] = std::move(rev);
+  return j;
+}
+
+Result<Candidate> candidate_from(std::string_view bytes) {
+  auto j = nlohmann::json::parse(bytes, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return make_error(Errc::kInternal, "corrupt match candidate", "matches");
+  try {
+    Candidate c;
+    c.id = j.at("id").get<uint64_t>();
+    c.job_id = j.at("job").get<std::string>();
+    c.peer = OrgId(j.at("peer").get<std::string>());
+    c.method = j.at("method").get<std::string>();
+    c.agreement = j.at("agreement").get<std::string>();
+    c.record = RecordId(j.at("record").get<std::string>());
+    c.handle = j.at("handle").get<std::string>();
+    c.score = j.at("score").get<double>();
+    c.evidence = j.at("evidence").get<std::string>();
+    c.status = j.at("status").get<std::string>();
+    c.created = from_unix_ms(j.at("created_ms").get<int64_t>());
+    if (j.contains("decided_ms")) c.decided = from_unix_ms(j["decided_ms"].get<int64_t>());
+    for (const auto& p : j.at("revealed")) c.revealed.emplace_back(p.at(0).get<std::string>(), p.at(1).get<std::string>());
+    return c;
+  } catch (const nlohmann::json::exception&) {
+    return make_error(Errc::kInternal, "corrupt match candidate", "matches");
+  }
+}
+
+uint64_t quota_used(const store::TxnView& txn, const std::string& key) {
+  auto v = txn.get(Table::kMatchQuota, key);
+  if (!v) return 0;
+  uint64_t n = 0;
+  for (char c : *v) {
+    if (c < '0' || c > '9') return 0;
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return n;
+}
+
+std::string as_bytes(const match::GroupElement& p) { return std::string(reinterpret_cast<const char*>(p.data()), p.size()); }
+
+Result<std::vector<match::GroupElement>> points_from(const std::vector<std::string>& in, const char* where) {
+  std::vector<match::GroupElement> out(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i].size() != 32) return make_error(Errc::kInvalidInput, "a point is not 32 bytes", where);
+    std::copy(in[i].begin(), in[i].end(), out[i].begin());
+  }
+  return out;
+}
+
+policies::MatchMethod policy_method(protocol::MatchMethod m) {
+  return m == protocol::MatchMethod::kBloom ? policies::MatchMethod::kBloom : policies::MatchMethod::kPsi;
+}
+
+}  // namespace
+
+std::string_view method_name(protocol::MatchMethod m) { return m == protocol::MatchMethod::kBloom ? "bloom" : "psi"; }
+
+std::optional<protocol::MatchMethod> parse_method(std::string_view name) {
+  if (name == "psi") return protocol::MatchMethod::kPsi;
+  if (name == "bloom") return protocol::MatchMethod::kBloom;
+  return std::nullopt;
+}
+
+std::string match_domain(const OrgId& a, const OrgId& b) {
+  const auto& lo = std::min(a.str(), b.str());
+  const auto& hi = std::max(a.str(), b.str());
+  return fmt::format("jisr-match/{}/{}", lo, hi);
+}
+
+Result<match::MatchSpec> spec_for(const policies::MatchSection& section, const RecordSchema& schema,
+                                  const OrgId& self, const OrgId& peer) {
+  if (section.methods.empty() || section.fields.empty()) {
+    return make_error(Errc::kDenied, "the agreement allows no matching", peer.str());
+  }
+  match::MatchSpec spec;
+  spec.agreement_id = match_domain(self, peer);
+  std::set<std::string> wanted;
+  if (!section.keys.empty()) {
+    for (const auto& k : section.keys) wanted.insert(k.fields.begin(), k.fields.end());
+  } else {
+    wanted.insert(section.fields.begin(), section.fields.end());
+  }
+  // Schema order: the first name field is the person's own name, the first date the birth date.
+  for (const auto& f : schema.fields()) {
+    if (!f.is_pattern && wanted.count(f.name)) spec.fields.push_back(f.name);
+  }
+  if (!section.keys.empty()) {
+    for (const auto& k : section.keys) spec.keys.push_back({k.id, k.fields});
+  } else {
+    JISR_TRY(auto compiled, match::compile_match_spec(spec, schema));
+    for (const auto& k : compiled.keys) {
+      match::KeySpec ks{k.id, {}};
+      for (uint32_t f : k.fields) ks.fields.push_back(compiled.fields[f].name);
+      spec.keys.push_back(std::move(ks));
+    }
+  }
+  if (section.bloom_threshold) spec.bloom_threshold = *section.bloom_threshold;
+  return spec;
+}
+
+std::string encode_spec(const match::MatchSpec& spec) {
+  std::string out;
+  for (size_t i = 0; i < spec.fields.size(); ++i) out += (i ? "," : "") + spec.fields[i];
+  out += ";";
+  for (size_t i = 0; i < spec.keys.size(); ++i) {
+    out += (i ? "," : "") + spec.keys[i].id + "=";
+    for (size_t f = 0; f < spec.keys[i].fields.size(); ++f) out += (f ? "+" : "") + spec.keys[i].fields[f];
+  }
+  return out;
+}
+
+Result<match::MatchSpec> decode_spec(std::string_view text) {
+  auto bad = [](const char* what) { return make_error(Errc::kInvalidInput, what, "match spec"); };
+  if (text.size() > 32768) return bad("match spec too long");
+  auto halves = split(text, ';');
+  if (halves.size() != 2) return bad("malformed match spec");
+  match::MatchSpec spec;
+  spec.fields = split(halves[0], ',');
+  if (spec.fields.size() > kMaxSpecFields) return bad("too many fields in match spec");
+  for (const auto& f : spec.fields) {
+    if (!is_name(f)) return bad("malformed field name in match spec");
+  }
+  auto kinds = split(halves[1], ',');
+  if (kinds.size() > kMaxSpecFields) return bad("too many key kinds in match spec");
+  for (const auto& k : kinds) {
+    auto parts = split(k, '=');
+    if (parts.size() != 2 || !is_key_id(parts[0])) return bad("malformed key kind in match spec");
+    match::KeySpec ks{parts[0], split(parts[1], '+')};
+    for (const auto& f : ks.fields) {
+      if (std::find(spec.fields.begin(), spec.fields.end(), f) == spec.fields.end()) {
+        return bad("key kind names a field the spec does not list");
+      }
+    }
+    spec.keys.push_back(std::move(ks));
+  }
+  return spec;
+}
+
+Result<std::vector<Candidate>> list_candidates(const store::TxnView& txn) {
+  std::vector<Candidate> out;
+  Result<void> inner = ok();
+  JISR_TRY(txn.scan_prefix(Table::kMatches, kCandidatePrefix, [&](std::string_view, std::string_view v) {
+    auto c = candidate_from(v);
+    if (!c) {
+      inner = c.error();
+      return false;
+    }
+    out.push_back(std::move(c).value());
+    return true;
+  }));
+  JISR_TRY(inner);
+  return out;
+}
+
+Result<std::optional<Candidate>> get_candidate(const store::TxnView& txn, uint64_t id) {
+  auto v = txn.get(Table::kMatches, candidate_key(id));
+  if (!v) return std::optional<Candidate>{};
+  JISR_TRY(auto c, candidate_from(*v));
+  return std::optional<Candidate>(std::move(c));
+}
+
+Result<void> put_candidate(store::WriteTxn& txn, const Candidate& c) {
+  return txn.put(Table::kMatches, candidate_key(c.id), to_json(c).dump());
+}
+
+MatchEngine::MatchEngine(store::Env& env, const audit::AuditLog& audit, const Clock& clock,
+                         const RecordSchema& schema, OrgId self, const std::array<uint8_t, 64>* sign_secret)
+    : env_(env), audit_(audit), clock_(clock), schema_(schema), self_(std::move(self)), sign_secret_(sign_secret) {}
+
+Result<MatchQuery> MatchEngine::begin_job(const policies::CompiledAgreement& ours, protocol::MatchMethod method,
+                                          const std::optional<std::array<uint8_t, 32>>& peer_key) {
+  const OrgId& peer = ours.peer();
+  if (!ours.in_force(clock_.now())) {
+    return make_error(Errc::kDenied, fmt::format("agreement {} is not in force", ours.id().str()), peer.str());
+  }
+  // Both agreements must allow the method: ours to send, the peer's to answer.
+  if (!ours.match().allows(policy_method(method))) {
+    return make_error(Errc::kDenied,
+                      fmt::format("method {} is not allowed by agreement {}", method_name(method), ours.id().str()),
+                      peer.str());
+  }
+  const bool bloom = method == protocol::MatchMethod::kBloom;
+  if (bloom && (!peer_key || sign_secret_ == nullptr)) {
+    return make_error(Errc::kDenied, "bloom needs the peer's certified signing key (is it connected?)", peer.str());
+  }
+  JISR_TRY(auto spec, spec_for(ours.match(), schema_, self_, peer));
+  JISR_TRY(auto compiled, match::compile_match_spec(spec, schema_));
+  MatchQuery q;
+  q.job_id = random_hex(16);
+  q.peer = peer;
+  q.agreement_id = ours.id().str();
+  q.method = method;
+  q.spec = std::make_unique<match::CompiledMatchSpec>(std::move(compiled));
+  std::vector<match::MatchKey> keys;
+  std::optional<match::BloomSecret> bloom_secret;
+  std::optional<match::BloomEncoder> encoder;
+  match::BloomMatrix filters;
+  if (bloom) {
+    JISR_TRY(auto secret, match::derive_bloom_secret(*sign_secret_, *peer_key, match_domain(self_, peer)));
+    bloom_secret.emplace(std::move(secret));
+    encoder.emplace(*q.spec, *bloom_secret);
+    filters = encoder->make_matrix();
+  } else {
+    q.secret.emplace(match::PsiSecret::generate());
+  }
+  store::RecordStore records(env_);
+  {
+    JISR_TRY(auto txn, env_.read());
+    JISR_TRY(records.for_each(txn, [&](const Record& r) {
+      auto features = match::extract_features(*q.spec, r.fields);
+      if (bloom) {
+        q.records.push_back(r.id);
+        encoder->encode(features, filters);
+        return true;
+      }
+      auto ks = match::match_keys(*q.spec, features, match::KeySide::kQuerier);
+      if (ks.empty()) return true;
+      const auto index = static_cast<uint32_t>(q.records.size());
+      q.records.push_back(r.id);
+      for (auto& k : ks) {
+        q.point_record.push_back(index);
+        q.point_kind.push_back(k.kind);
+        keys.push_back(std::move(k));
+      }
+      return true;
+    }));
+  }
+  if (bloom) {
+    const size_t bytes = filters.words() * 8;
+    for (size_t i = 0; i < filters.size(); ++i) {
+      q.request.blooms.emplace_back(reinterpret_cast<const char*>(filters.row(i)), bytes);
+    }
+    q.request.threshold = static_cast<float>(q.spec->bloom_threshold);
+  } else {
+    JISR_TRY(auto blinded, match::blind_keys(*q.secret, keys));
+    q.request.points.reserve(blinded.size());
+    for (const auto& p : blinded) q.request.points.push_back(as_bytes(p));
+  }
+  q.request.method = method;
+  q.request.job_id = q.job_id;
+  q.request.agreement = ours.id();
+  q.request.key_kind = encode_spec(spec);
+  q.request.count = static_cast<uint32_t>(q.records.size());
+  return q;
+}
+
+Result<MatchJobOutcome> MatchEngine::finish_job(MatchQuery& q, const protocol::MatchResponse& response) {
+  if (response.job_id != q.job_id || response.method != q.method) {
+    return make_error(Errc::kInvalidInput, "the answer is for another job", q.peer.str());
+  }
+  struct Found {
+    uint32_t record = 0;
+    std::string handle;  // bytes
+    double score = 0.0;
+    std::string evidence;
+  };
+  std::vector<Found> found;
+  if (q.method == protocol::MatchMethod::kBloom) {
+    if (!response.points.empty() || !response.responder_points.empty() || response.candidates.size() > kMaxQueryPoints) {
+      return make_error(Errc::kInvalidInput, "malformed match answer", q.peer.str());
+    }
+    for (const auto& c : response.candidates) {
+      if (c.query_index >= q.records.size() || c.handle.size() != kHandleBytes || !(c.score >= 0.0f && c.score <= 1.0f)) {
+        return make_error(Errc::kInvalidInput, "malformed candidate in match answer", q.peer.str());
+      }
+      found.push_back({c.query_index, c.handle, c.score,
+                       fmt::format("bloom: similar on the agreed fields, Dice score {:.2f}", c.score)});
+    }
+  } else {
+    if (response.points.size() != q.request.points.size() ||
+        response.handles.size() != response.responder_points.size() || !response.candidates.empty()) {
+      return make_error(Errc::kInvalidInput, "malformed match answer", q.peer.str());
+    }
+    for (const auto& h : response.handles) {
+      if (h.size() != kHandleBytes) return make_error(Errc::kInvalidInput, "malformed handle in match answer", q.peer.str());
+    }
+    JISR_TRY(auto mine, points_from(response.points, "match answer"));
+    JISR_TRY(auto theirs_once, points_from(response.responder_points, "match answer"));
+    JISR_TRY(auto theirs, match::reblind_all(*q.secret, theirs_once));
+    q.secret.reset();  // wiped: nothing more to blind in this job
+    // (our record, their handle) -> matched key kinds
+    std::map<std::pair<uint32_t, std::string>, std::vector<uint32_t>> kinds;
+    for (const auto& h : match::intersect(mine, theirs)) {
+      auto& v = kinds[{q.point_record[h.mine], response.handles[h.theirs]}];
+      const uint32_t kind = q.point_kind[h.mine];
+      if (std::find(v.begin(), v.end(), kind) == v.end()) v.push_back(kind);
+    }
+    for (auto& [pair, ks] : kinds) {
+      std::sort(ks.begin(), ks.end());
+      auto decision = match::psi_decide(*q.spec, ks);
+      if (decision.candidate) found.push_back({pair.first, pair.second, decision.weight, decision.evidence});
+    }
+  }
+  MatchJobOutcome out;
+  out.job_id = q.job_id;
+  out.peer = q.peer;
+  out.method = std::string(method_name(q.method));
+  out.query_records = q.records.size();
+  out.query_points = q.method == protocol::MatchMethod::kBloom ? q.request.blooms.size() : q.request.points.size();
+  out.peer_points = response.responder_points.size();
+  out.quota_left = response.quota_left;
+  const TimePoint now = clock_.now();
+  JISR_TRY(env_.write([&](store::WriteTxn& txn) -> Result<void> {
+    out.candidates = 0;
+    out.candidate_ids.clear();
+    uint64_t next = 0;
+    if (auto v = txn.get(Table::kMatches, kNextKey)) next = std::strtoull(std::string(*v).c_str(), nullptr, 10);
+    for (const auto& f : found) {
+      Candidate c;
+      c.id = ++next;
+      c.job_id = q.job_id;
+      c.peer = q.peer;
+      c.method = out.method;
+      c.agreement = q.agreement_id;
+      c.record = q.records[f.record];
+      c.handle = to_hex(reinterpret_cast<const uint8_t*>(f.handle.data()), f.handle.size());
+      c.score = f.score;
+      c.evidence = f.evidence;
+      c.created = now;
+      JISR_TRY(put_candidate(txn, c));
+      out.candidate_ids.push_back(c.id);
+      ++out.candidates;
+    }
+    JISR_TRY(txn.put(Table::kMatches, kNextKey, std::to_string(next)));
+    audit::AuditEvent e;
+    e.kind = audit::AuditKind::kMatchJob;
+    e.actor = {audit::ActorKind::kNode, {}};
+    e.peer = q.peer.str();
+    e.job_id = q.job_id;
+    e.agreement_id = q.agreement_id;
+    e.counts = {{"query_records", out.query_records},
+                {"query_points", out.query_points},
+                {"peer_points", out.peer_points},
+                {"candidates", out.candidates}};
+    e.detail = fmt::format("{} query", out.method);
+    JISR_TRY(audit_.append(txn, e, now));
+    return ok();
+  }));
+  return out;
+}
+
+Result<void> MatchEngine::refuse_audit(const OrgId& peer, const std::string& agreement, const std::string& job,
+                                       audit::AuditKind kind, const std::string& detail, uint64_t records) {
+  audit::AuditEvent e;
+  e.kind = kind;
+  e.actor = {audit::ActorKind::kPeer, peer.str()};
+  e.peer = peer.str();
+  if (is_job_id(job)) e.job_id = job;
+  if (is_valid_agreement_id(agreement)) e.agreement_id = agreement;
+  e.counts = {{"query_records", records}};
+  e.detail = detail.substr(0, audit::kMaxDetailBytes);
+  JISR_TRY(audit_.append(e, clock_.now()));
+  return ok();
+}
+
+Result<void> MatchEngine::answer_bloom(const OrgId& peer, const policies::CompiledAgreement& ours,
+                                      const match::CompiledMatchSpec& spec, const protocol::MatchRequest& req,
+                                      const std::array<uint8_t, 32>& peer_key, protocol::MatchResponse& resp,
+                                      std::vector<std::pair<std::string, RecordId>>& handles) {
+  JISR_TRY(auto secret, match::derive_bloom_secret(*sign_secret_, peer_key, match_domain(self_, peer)));
+  match::BloomEncoder encoder(spec, secret);
+  // The querier's filters, checked and counted as our encoder would.
+  match::BloomMatrix theirs = encoder.make_matrix();
+  const size_t words = theirs.words();
+  for (const auto& b : req.blooms) {
+    if (b.size() != words * 8) return make_error(Errc::kInvalidInput, "a filter has the wrong size", peer.str());
+    const size_t at = theirs.bits.size();
+    theirs.bits.resize(at + words);
+    std::memcpy(theirs.bits.data() + at, b.data(), b.size());
+    const uint64_t* row = theirs.bits.data() + at;
+    theirs.pops.push_back(match::popcount_words(row, words));
+    for (size_t f = 0; f < theirs.fields; ++f) {
+      theirs.field_pops.push_back(match::popcount_words(row + f * match::kFieldWords, match::kFieldWords));
+    }
+  }
+  match::BloomMatrix mine = encoder.make_matrix();
+  std::vector<RecordId> ids;
+  store::RecordStore records(env_);
+  {
+    JISR_TRY(auto txn, env_.read());
+    JISR_TRY(records.for_each(txn, [&](const Record& r) {
+      encoder.encode(match::extract_features(spec, r.fields), mine);
+      ids.push_back(r.id);
+      return true;
+    }));
+  }
+  resp.count = static_cast<uint32_t>(ids.size());
+  // Our agreement's threshold governs; a querier may only ask for stricter.
+  const double threshold = std::max<double>(ours.match().bloom_threshold.value_or(spec.bloom_threshold), req.threshold);
+  // Whole-filter Dice by the SIMD kernel, in tiles of querier rows, prefilters the pairs worth
+  // the per-field scorer (a pair far below on the whole filter cannot score high per field).
+  constexpr size_t kTile = 256;
+  constexpr float kPrefilter = 0.4f;
+  std::vector<float> dice(kTile * std::max<size_t>(mine.size(), 1));
+  std::map<size_t, std::string> handle_of;  // our row -> handle
+  for (size_t a0 = 0; a0 < theirs.size(); a0 += kTile) {
+    const size_t na = std::min(kTile, theirs.size() - a0);
+    match::dice_matrix(theirs.row(a0), theirs.pops.data() + a0, na, mine.bits.data(), mine.pops.data(), mine.size(),
+                       words, dice.data());
+    for (size_t i = 0; i < na; ++i) {
+      for (size_t j = 0; j < mine.size(); ++j) {
+        if (dice[i * mine.size() + j] < kPrefilter) continue;
+        auto score = match::score_bloom(spec, theirs, a0 + i, mine, j);
+        if (score.value < threshold) continue;
+        auto [it, fresh] = handle_of.try_emplace(j);
+        if (fresh) {
+          it->second.assign(kHandleBytes, '\0');
+          randombytes_buf(it->second.data(), it->second.size());
+          handles.emplace_back(it->second, ids[j]);
+        }
+        resp.candidates.push_back({static_cast<uint32_t>(a0 + i), it->second, static_cast<float>(score.value)});
+      }
+    }
+  }
+  return ok();
+}
+
+Result<protocol::MatchResponse> MatchEngine::answer(const OrgId& peer, const policies::CompiledAgreement* ours,
+                                                    const protocol::MatchRequest& req,
+                                                    const std::optional<std::array<uint8_t, 32>>& peer_key) {
+  const TimePoint now = clock_.now();
+  const std::string method(method_name(req.method));
+  auto refuse = [&](Errc code, const std::string& what, audit::AuditKind kind) -> Error {
+    (void)refuse_audit(peer, ours ? ours->id().str() : std::string(), req.job_id, kind,
+                       fmt::format("{} query refused: {}", method, what), req.count);
+    return Error{code, what, peer.str()};
+  };
+  if (!is_job_id(req.job_id)) return make_error(Errc::kInvalidInput, "malformed job id", peer.str());
+  if (ours == nullptr) {
+    return refuse(Errc::kDenied, fmt::format("no agreement with {} in force on {}", peer.str(), self_.str()),
+                  audit::AuditKind::kMatchJob);
+  }
+  if (!ours->in_force(now)) {
+    return refuse(Errc::kDenied, fmt::format("agreement {} is not in force", ours->id().str()), audit::AuditKind::kMatchJob);
+  }
+  const auto& section = ours->match();
+  if (!section.allows(policy_method(req.method))) {
+    return refuse(Errc::kDenied, fmt::format("method {} is not allowed by agreement {}", method, ours->id().str()),
+                  audit::AuditKind::kMatchJob);
+  }
+  auto spec = decode_spec(req.key_kind);
+  if (!spec) return refuse(Errc::kInvalidInput, spec.error().what, audit::AuditKind::kMatchJob);
+  for (const auto& f : spec.value().fields) {
+    if (!std::binary_search(section.fields.begin(), section.fields.end(), f)) {
+      return refuse(Errc::kDenied, fmt::format("field {} is not allowed for matching by agreement {}", f, ours->id().str()),
+                    audit::AuditKind::kMatchJob);
+    }
+  }
+  if (req.points.size() > kMaxQueryPoints) return refuse(Errc::kInvalidInput, "too many points", audit::AuditKind::kMatchJob);
+  if (req.points.size() > static_cast<size_t>(req.count) * match::kMaxVariantsPerKind * spec.value().keys.size()) {
+    return refuse(Errc::kInvalidInput, "more points than the record count allows", audit::AuditKind::kMatchJob);
+  }
+  spec.value().agreement_id = match_domain(self_, peer);
+  auto compiled = match::compile_match_spec(spec.value(), schema_);
+  if (!compiled) return refuse(Errc::kInvalidInput, "match spec does not fit this node's schema", audit::AuditKind::kMatchJob);
+  const bool bloom = req.method == protocol::MatchMethod::kBloom;
+  if (bloom && (!peer_key || sign_secret_ == nullptr)) {
+    return refuse(Errc::kDenied, "bloom needs both nodes' certified signing keys", audit::AuditKind::kMatchJob);
+  }
+  if (bloom && (!req.points.empty() || req.blooms.size() != req.count || req.blooms.size() > kMaxQueryPoints)) {
+    return refuse(Errc::kInvalidInput, "malformed bloom query", audit::AuditKind::kMatchJob);
+  }
+  if (!bloom && !req.blooms.empty()) return refuse(Errc::kInvalidInput, "malformed psi query", audit::AuditKind::kMatchJob);
+  JISR_TRY(auto query_points, points_from(req.points, "match query"));
+
+  // Quota before any work: records queried per peer per UTC day.
+  const std::string qkey = quota_key(peer, now);
+  uint64_t used = 0;
+  {
+    JISR_TRY(auto txn, env_.read());
+    used = quota_used(txn, qkey);
+  }
+  if (used + req.count > section.max_records_per_day) {
+    return refuse(Errc::kOverloaded,
+                  fmt::format("match quota exceeded: {} of {} records already queried today, this query has {}",
+                              used, section.max_records_per_day, req.count),
+                  audit::AuditKind::kQuotaRefused);
+  }
+
+  protocol::MatchResponse resp;
+  resp.method = req.method;
+  resp.job_id = req.job_id;
+  std::vector<std::pair<std::string, RecordId>> handles;  // handle bytes -> record
+  uint64_t own_points = 0;
+  if (bloom) {
+    auto done = answer_bloom(peer, *ours, compiled.value(), req, *peer_key, resp, handles);
+    if (!done) return refuse(done.error().code, done.error().what, audit::AuditKind::kMatchJob);
+  } else {
+    auto secret = match::PsiSecret::generate();
+    auto reblinded = match::reblind_all(secret, query_points);
+    if (!reblinded) return refuse(Errc::kInvalidInput, "invalid point in match query", audit::AuditKind::kMatchJob);
+    for (const auto& p : reblinded.value()) resp.points.push_back(as_bytes(p));
+    std::vector<match::MatchKey> keys;
+    std::vector<size_t> key_owner;
+    store::RecordStore records(env_);
+    {
+      JISR_TRY(auto txn, env_.read());
+      JISR_TRY(records.for_each(txn, [&](const Record& r) {
+        auto features = match::extract_features(compiled.value(), r.fields);
+        auto ks = match::match_keys(compiled.value(), features, match::KeySide::kResponder);
+        if (ks.empty()) return true;
+        std::string h(kHandleBytes, '\0');
+        randombytes_buf(h.data(), h.size());
+        handles.emplace_back(h, r.id);
+        for (auto& k : ks) {
+          keys.push_back(std::move(k));
+          key_owner.push_back(handles.size() - 1);
+        }
+        return true;
+      }));
+    }
+    JISR_TRY(auto own, match::blind_keys(secret, keys));
+    // Shuffled so the order of points says nothing about record order or key kinds.
+    std::vector<size_t> order(own.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[randombytes_uniform(static_cast<uint32_t>(i))]);
+    for (size_t i : order) {
+      resp.responder_points.push_back(as_bytes(own[i]));
+      resp.handles.push_back(handles[key_owner[i]].first);
+    }
+    own_points = keys.size();
+  }
+  if (!bloom) resp.count = static_cast<uint32_t>(handles.size());
+  resp.quota_left = static_cast<uint32_t>(section.max_records_per_day - used - req.count);
+
+  JISR_TRY(env_.write([&](store::WriteTxn& txn) -> Result<void> {
+    JISR_TRY(txn.put(Table::kMatchQuota, qkey, std::to_string(quota_used(txn, qkey) + req.count)));
+    // Expired handle maps go first (a reveal after kHandleLifetime is refused anyway).
+    std::vector<std::string> expired;
+    JISR_TRY(txn.scan_prefix(Table::kMatches, kHandlePrefix, [&](std::string_view k, std::string_view v) {
+      auto j = nlohmann::json::parse(v, nullptr, false);
+      if (j.is_discarded() || !j.is_object() || j.value("expires_ms", int64_t{0}) < to_unix_ms(now)) expired.emplace_back(k);
+      return true;
+    }));
+    for (const auto& k : expired) {
+      JISR_TRY(txn.del(Table::kMatches, k));
+    }
+    const int64_t expires = to_unix_ms(now + kHandleLifetime);
+    for (const auto& [h, id] : handles) {
+      nlohmann::json j{{"peer", peer.str()}, {"record", id.str()}, {"expires_ms", expires}};
+      JISR_TRY(txn.put(Table::kMatches,
+                       handle_key(req.job_id, to_hex(reinterpret_cast<const uint8_t*>(h.data()), h.size())), j.dump()));
+    }
+    audit::AuditEvent e;
+    e.kind = audit::AuditKind::kMatchJob;
+    e.actor = {audit::ActorKind::kPeer, peer.str()};
+    e.peer = peer.str();
+    e.job_id = req.job_id;
+    e.agreement_id = ours->id().str();
+    e.policy_hash = ours->version();
+    e.fields = spec.value().fields;
+    e.counts = {{"query_records", req.count},
+                {"query_points", req.points.size()},
+                {"own_records", bloom ? resp.count : handles.size()},
+                {"own_points", own_points},
+                {"candidates", resp.candidates.size()}};
+    e.detail = fmt::format("{} answer", method);
+    JISR_TRY(audit_.append(txn, e, now));
+    return ok();
+  }));
+  return resp;
+}
+
+Result<protocol::RevealRequest> MatchEngine::begin_reveal(uint64_t candidate_id, const policies::CompiledAgreement& ours) {
+  JISR_TRY(auto txn, env_.read());
+  JISR_TRY(auto c, get_candidate(txn, candidate_id));
+  if (!c) return make_error(Errc::kNotFound, "no such match candidate", std::to_string(candidate_id));
+  if (c->status == "rejected") return make_error(Errc::kConflict, "the candidate was rejected", std::to_string(candidate_id));
+  if (c->peer != ours.peer()) return make_error(Errc::kInternal, "agreement is for another peer", c->peer.str());
+  auto handle = from_hex(c->handle);
+  if (!handle) return make_error(Errc::kInternal, "corrupt handle", std::to_string(candidate_id));
+  protocol::RevealRequest r;
+  r.job_id = c->job_id;
+  r.agreement = ours.id();
+  r.handles.push_back(std::move(*handle));
+  return r;
+}
+
+Result<protocol::RevealResponse> MatchEngine::answer_reveal(const OrgId& peer, const policies::CompiledAgreement* ours,
+                                                            const protocol::RevealRequest& req) {
+  const TimePoint now = clock_.now();
+  if (ours == nullptr || !ours->in_force(now)) {
+    return make_error(Errc::kDenied, fmt::format("no agreement with {} in force on {}", peer.str(), self_.str()), peer.str());
+  }
+  if (!is_job_id(req.job_id)) return make_error(Errc::kInvalidInput, "malformed job id", peer.str());
+  if (req.handles.size() > kMaxRevealHandles) return make_error(Errc::kInvalidInput, "too many handles", peer.str());
+  const auto& reveal = ours->match().reveal;
+  if (reveal.empty()) {
+    return make_error(Errc::kDenied, fmt::format("agreement {} reveals nothing", ours->id().str()), peer.str());
+  }
+  protocol::RevealResponse resp;
+  resp.job_id = req.job_id;
+  store::RecordStore records(env_);
+  JISR_TRY(env_.write([&](store::WriteTxn& txn) -> Result<void> {
+    resp.records.clear();
+    resp.refused = 0;
+    for (const auto& h : req.handles) {
+      if (h.size() != kHandleBytes) {
+        ++resp.refused;
+        continue;
+      }
+      const std::string hex = to_hex(reinterpret_cast<const uint8_t*>(h.data()), h.size());
+      auto v = txn.get(Table::kMatches, handle_key(req.job_id, hex));
+      if (!v) {
+        ++resp.refused;
+        continue;
+      }
+      auto j = nlohmann::json::parse(*v, nullptr, false);
+      if (j.is_discarded() || !j.is_object() || j.value("peer", std::string()) != peer.str() ||
+          j.value("expires_ms", int64_t{0}) < to_unix_ms(now)) {
+        ++resp.refused;
+        continue;
+      }
+      RecordId id(j.value("record", std::string()));
+      JISR_TRY(auto rec, records.get(txn, id));
+      if (!rec) {  // deleted since the job: nothing to reveal
+        ++resp.refused;
+        continue;
+      }
+      protocol::WireRecord w;
+      w.id = RecordId(hex);  // the handle, never our record id
+      std::vector<std::string> names;
+      for (const auto& f : reveal) {
+        if (auto value = rec->fields.get(f)) {
+          w.fields.push_back({f, std::string(*value)});
+          names.push_back(f);
+        }
+      }
+      audit::AuditEvent e;
+      e.kind = audit::AuditKind::kReveal;
+      e.actor = {audit::ActorKind::kPeer, peer.str()};
+      e.peer = peer.str();
+      e.record_id = id.str();
+      e.record_version = rec->version;
+      e.job_id = req.job_id;
+      e.agreement_id = ours->id().str();
+      e.policy_hash = ours->version();
+      e.fields = names;
+      e.detail = "revealed to peer after a confirmed match";
+      JISR_TRY(audit_.append(txn, e, now));
+      resp.records.push_back(std::move(w));
+    }
+    return ok();
+  }));
+  return resp;
+}
+
+Result<RevealOutcome> MatchEngine::finish_reveal(uint64_t candidate_id, const protocol::RevealResponse& response) {
+  const TimePoint now = clock_.now();
+  RevealOutcome out;
+  out.candidate = candidate_id;
+  out.refused = response.refused;
+  JISR_TRY(env_.write([&](store::WriteTxn& txn) -> Result<void> {
+    JISR_TRY(auto c, get_candidate(txn, candidate_id));
+    if (!c) return make_error(Errc::kNotFound, "no such match candidate", std::to_string(candidate_id));
+    if (response.job_id != c->job_id || response.records.size() > 1) {
+      return make_error(Errc::kInvalidInput, "the reveal answer is for another job", c->peer.str());
+    }
+    c->revealed.clear();
+    std::vector<std::string> names;
+    for (const auto& r : response.records) {
+      if (r.id.str() != c->handle) return make_error(Errc::kInvalidInput, "the reveal answer is for another handle", c->peer.str());
+      for (const auto& f : r.fields) {
+        if (!is_name(f.name) || f.value.size() > 4096) {
+          return make_error(Errc::kInvalidInput, "malformed field in reveal answer", c->peer.str());
+        }
+        c->revealed.emplace_back(f.name, f.value);
+        names.push_back(f.name);
+      }
+    }
+    c->status = "confirmed";
+    c->decided = now;
+    out.fields = c->revealed.size();
+    JISR_TRY(put_candidate(txn, *c));
+    audit::AuditEvent e;
+    e.kind = audit::AuditKind::kReveal;
+    e.actor = {audit::ActorKind::kLocalAdmin, {}};
+    e.peer = c->peer.str();
+    e.record_id = c->record.str();
+    e.job_id = c->job_id;
+    e.agreement_id = c->agreement;
+    e.fields = names;
+    e.counts = {{"revealed_records", response.records.size()}, {"refused", response.refused}};
+    e.detail = "revealed by peer after a confirmed match";
+    JISR_TRY(audit_.append(txn, e, now));
+    return ok();
+  }));
+  return out;
+}
+
+Result<Candidate> MatchEngine::candidate(uint64_t candidate_id) {
+  JISR_TRY(auto txn, env_.read());
+  JISR_TRY(auto c, get_candidate(txn, candidate_id));
+  if (!c) return make_error(Errc::kNotFound, "no such match candidate", std::to_string(candidate_id));
+  return std::move(*c);
+}
+
+Result<void> MatchEngine::reject(uint64_t candidate_id) {
+  const TimePoint now = clock_.now();
+  return env_.write([&](store::WriteTxn& txn) -> Result<void> {
+    JISR_TRY(auto c, get_candidate(txn, candidate_id));
+    if (!c) return make_error(Errc::kNotFound, "no such match candidate", std::to_string(candidate_id));
+    if (c->status == "confirmed") return make_error(Errc::kConflict, "the candidate is already confirmed", std::to_string(candidate_id));
+    c->status = "rejected";
+    c->decided = now;
+    JISR_TRY(put_candidate(txn, *c));
+    audit::AuditEvent e;
+    e.kind = audit::AuditKind::kAdminCommand;
+    e.actor = {audit::ActorKind::kLocalAdmin, {}};
+    e.peer = c->peer.str();
+    e.record_id = c->record.str();
+    e.job_id = c->job_id;
+    e.detail = "matches reject";
+    JISR_TRY(audit_.append(txn, e, now));
+    return ok();
+  });
+}
+
+}  // namespace jisr::exchange
