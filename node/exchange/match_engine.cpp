@@ -641,8 +641,9 @@ Result<protocol::MatchResponse> MatchEngine::answer(const OrgId& peer, const pol
     e.counts = {{"query_records", req.count},
                 {"query_points", req.points.size()},
                 {"own_records", bloom ? resp.count : handles.size()},
-                {"own_points", own_points},
-                {"candidates", resp.candidates.size()}};
+                {"own_points", own_points}};
+    // Bloom: the responder decides, so it knows how many; psi: it learns no more than counts.
+    if (bloom) e.counts.emplace_back("candidates", resp.candidates.size());
     e.detail = fmt::format("{} answer", method);
     JISR_TRY(audit_.append(txn, e, now));
     return ok();
