@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 namespace jisr::app {
@@ -25,6 +27,23 @@ void print_json(const nlohmann::json& value) {
 
 CLI::Option* add_dir_option(CLI::App& cmd, std::string& dir) {
   return cmd.add_option("--dir", dir, "node home directory")->required();
+}
+
+audit::Actor local_admin() {
+  const char* user = std::getenv("USER");
+  std::string name = user ? user : "";
+  // Keep the id short and printable: it goes into a log line.
+  std::erase_if(name, [](char c) { return !std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.'; });
+  if (name.size() > 32) name.resize(32);
+  return audit::Actor{audit::ActorKind::kLocalAdmin, name};
+}
+
+Result<void> audit_admin_action(const NodeHome& home, const OrgId& org, audit::AuditEvent event) {
+  JISR_TRY(auto env, store::Env::open(home.data_dir()));
+  audit::AuditLog log(*env, org.str());
+  if (event.actor.kind == audit::ActorKind::kNode) event.actor = local_admin();
+  JISR_TRY(log.append(event, SystemClock().now()));
+  return ok();
 }
 
 Result<OpenNode> open_node(const std::string& dir) {

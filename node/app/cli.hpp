@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "node/audit/audit_log.hpp"
 #include "node/core/node_config.hpp"
 #include "node/core/node_home.hpp"
 #include "node/core/record_schema.hpp"
@@ -44,6 +45,12 @@ struct OpenNode {
 };
 // Loads node.yaml and the schema and opens the store of an existing node home.
 Result<OpenNode> open_node(const std::string& dir);
+
+// The actor of commands run at this terminal: a local administrator, named by the OS user.
+audit::Actor local_admin();
+// Appends an event of a local administrator's command to the node's audit log, in a
+// transaction of its own (for commands whose effect is outside the store, e.g. node.yaml).
+Result<void> audit_admin_action(const NodeHome& home, const OrgId& org, audit::AuditEvent event);
 
 // Command groups (one cmd_*.cpp each).
 void add_init_command(CLI::App& app, Action& action);

@@ -55,6 +55,13 @@ int run_add(const PeerOptions& opt) {
   if (auto r = write_file_atomic(home.peer_ca(opt.org), pem.value(), 0644); !r) return fail(r.error());
   config.value().peers.push_back(PeerConfig{org, address.value()});
   if (auto r = config.value().save(home.node_yaml()); !r) return fail(r.error());
+  {
+    audit::AuditEvent e;
+    e.kind = audit::AuditKind::kPeerPinned;
+    e.peer = opt.org;
+    e.detail = "CA " + info.value().fingerprint.substr(0, 40) + " at " + address.value().to_string();
+    if (auto r = audit_admin_action(home, config.value().org, e); !r) return fail(r.error());
+  }
   if (opt.json) {
     print_json({{"org", opt.org},
                 {"address", address.value().to_string()},
@@ -121,6 +128,12 @@ int run_remove(const PeerOptions& opt) {
   std::error_code ec;
   std::filesystem::remove(home.peer_ca(opt.org), ec);
   if (ec) return fail(make_error(Errc::kIo, ec.message(), home.peer_ca(opt.org).string()));
+  {
+    audit::AuditEvent e;
+    e.kind = audit::AuditKind::kPeerRemoved;
+    e.peer = opt.org;
+    if (auto r = audit_admin_action(home, config.value().org, e); !r) return fail(r.error());
+  }
   if (opt.json) {
     print_json({{"removed", opt.org}});
   } else {

@@ -348,7 +348,8 @@ int run_apply(const PolicyOptions& opt) {
   }
   // History first: a policy change is on record before it can take effect.
   PolicyStore policies(*n.env);
-  auto recorded = policies.record_apply(a, text.value(), SystemClock().now());
+  audit::AuditLog audit_log(*n.env, n.config.org.str());
+  auto recorded = policies.record_apply(a, text.value(), SystemClock().now(), &audit_log);
   if (!recorded) return fail(recorded.error());
   std::filesystem::create_directories(n.home.policies_dir(), ec);
   if (auto w = write_file_atomic(target, text.value(), 0644); !w) return fail(w.error());

@@ -1,5 +1,7 @@
 #include "node/app/policy_store.hpp"
 
+#include "node/app/cli.hpp"
+
 #include "node/core/bytes.hpp"
 
 namespace jisr::app {
@@ -35,7 +37,8 @@ Result<PolicyHistoryEntry> decode_history(std::string_view key, std::string_view
 }  // namespace
 
 Result<std::optional<PolicyHistoryEntry>> PolicyStore::record_apply(
-    const policies::CompiledAgreement& agreement, std::string_view yaml, TimePoint now) {
+    const policies::CompiledAgreement& agreement, std::string_view yaml, TimePoint now,
+    const audit::AuditLog* audit) {
   return env_.write([&](store::WriteTxn& txn) -> Result<std::optional<PolicyHistoryEntry>> {
     const std::string& hash = agreement.version();
     const std::string& peer = agreement.peer().str();
@@ -66,6 +69,16 @@ Result<std::optional<PolicyHistoryEntry>> PolicyStore::record_apply(
     h.bytes(previous);
     JISR_TRY(txn.append(store::Table::kPolicyHistory, be64_key(seq), h.str()));
     JISR_TRY(txn.put(store::Table::kPolicyActive, peer, hash));
+    if (audit) {
+      audit::AuditEvent e;
+      e.kind = audit::AuditKind::kPolicyApplied;
+      e.actor = local_admin();
+      e.peer = peer;
+      e.agreement_id = agreement.id().str();
+      e.policy_hash = hash;
+      e.detail = previous.empty() ? "first version" : "replaces " + previous.substr(0, 12);
+      JISR_TRY(audit->append(txn, e, now));
+    }
     return std::optional<PolicyHistoryEntry>(
         PolicyHistoryEntry{seq, now, agreement.id().str(), peer, hash, previous});
   });

@@ -19,6 +19,7 @@
 #include "node/core/clock.hpp"
 #include "node/core/ids.hpp"
 #include "node/core/result.hpp"
+#include "node/audit/audit_log.hpp"
 #include "node/store/env.hpp"
 #include "policies/agreement.hpp"
 
@@ -48,8 +49,10 @@ class PolicyStore {
   // Stores the version (text kept from its first apply), appends a history entry and makes it
   // the active version for the agreement's peer. When that version is already active, nothing
   // changes and nullopt is returned.
+  // With an audit log, a policy_applied entry is appended in the same transaction.
   Result<std::optional<PolicyHistoryEntry>> record_apply(const policies::CompiledAgreement& agreement,
-                                                         std::string_view yaml, TimePoint now);
+                                                         std::string_view yaml, TimePoint now,
+                                                         const audit::AuditLog* audit = nullptr);
   // The active version hash for a peer, if any.
   Result<std::optional<std::string>> active(const OrgId& peer);
   // Every history entry, oldest first.
