@@ -3,8 +3,11 @@
 // home, apply with its LMDB history, and the shipped example agreements.
 #include <catch2/catch.hpp>
 
+#include <signal.h>
+
 #include <algorithm>
 
+#include "tests/integration/node_process.hpp"
 #include "tests/test_support.hpp"
 
 using namespace jisr::testing;
@@ -263,4 +266,25 @@ TEST_CASE("apply, history, explain and diff on a node", "[cli][policy]") {
     CHECK(read_text(std::filesystem::path(node.home) / "policies" / "mpfp-iimp-mou.yaml") ==
           read_text(example("mpfp-to-iimp.yaml")));
   }
+}
+
+TEST_CASE("apply tells a running node to reload its agreements", "[cli][policy][serve]") {
+  TempDir tmp;
+  const auto node = init_test_node(tmp, "mpfp");
+  const auto log = tmp / "serve.log";
+  ServeProcess serve(node.dir, log);
+  REQUIRE(eventually([&] { return node_status(node.dir).has_value(); }));
+  auto r = run_jisr({"policy", "apply", "--dir", node.dir.string(), example("mpfp-to-iimp.yaml"), "--json"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(contains(r.out, "\"node\": \"reloaded\""));
+  CHECK(eventually([&] { return contains(read_text(log), "agreements reloaded: 1 in force"); }));
+  CHECK(serve.stop(SIGTERM, std::chrono::seconds(10)) == 0);
+  // With the node stopped, apply still records and writes the file, and says the node is down.
+  auto text = read_text(example("mpfp-to-iimp.yaml"));
+  text.replace(text.find("retain_days: 730"), 16, "retain_days: 700");
+  write_text(tmp / "v2.yaml", text);
+  auto down = run_jisr({"policy", "apply", "--dir", node.dir.string(), (tmp / "v2.yaml").string()});
+  CHECK(down.exit_code == 0);
+  CHECK(contains(down.out, "  node:     not running"));
 }
