@@ -38,6 +38,10 @@ Result<protocol::BatchReceipt> Inbox::receive_batch(const OrgId& peer,
   if (batch.records.size() > kMaxRecordsPerBatch) {
     return refuse(Errc::kInvalidInput, "batch larger than the limit");
   }
+  // Purpose binding: we keep records only for a purpose both sides agreed to.
+  if (!agreement->has_purpose(batch.purpose)) {
+    return refuse(Errc::kDenied, "the batch's purpose is not one of our agreement's purposes");
+  }
   const TimePoint retain_until = now + std::chrono::days(agreement->retain_days());
   uint32_t accepted = 0;
   uint32_t rejected = 0;
@@ -101,7 +105,7 @@ Result<protocol::BatchReceipt> Inbox::receive_batch(const OrgId& peer,
     e.batch_hash = hex(digest);
     e.agreement_id = agreement->id().str();
     e.policy_hash = agreement->version();
-    e.purpose = batch.purpose.size() <= 64 ? batch.purpose : std::string();
+    e.purpose = batch.purpose;  // one of our agreement's purposes (checked above)
     e.counts = {{"accepted", accepted}, {"rejected", rejected}, {"already_held", already}};
     JISR_TRY(audit_.append(txn, e, now));
     if (!dropped.empty()) {

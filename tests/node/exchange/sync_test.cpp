@@ -195,6 +195,15 @@ TEST_CASE("a batch from a peer without an agreement in force is refused and logg
   auto head = audit::AuditLog::head(txn).value();
   CHECK(head.seq == 1);
 
+  SECTION("a purpose our agreement does not name is refused") {
+    auto accept = example("iimp-to-mpfp.yaml");
+    protocol::RecordBatch other = batch;
+    other.purpose = "marketing";
+    auto r = inbox.receive_batch(OrgId("mpfp"), other, accept.get());
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::kDenied);
+  }
+
   SECTION("outside the validity window too") {
     FakeClock later(from_unix_ms(1'900'000'000'000));  // 2030
     Inbox late(*institution.env, institution.audit, later, RecordSchema::missing_person(),
@@ -212,6 +221,7 @@ TEST_CASE("fields the receiver does not accept are dropped, invalid values rejec
   auto accept = example("iimp-to-mpfp.yaml");
   protocol::RecordBatch batch;
   batch.batch_id = "b";
+  batch.purpose = "locate-missing-person";
   batch.records.push_back({RecordId("ok"), 1, {{"given_name", "أحمد"}, {"reporter_phone", "0999"}}});
   batch.records.push_back({RecordId("bad"), 1, {{"birth_date", "not a date"}}});
   batch.records.push_back({RecordId("../x"), 1, {{"given_name", "x"}}});
