@@ -3,6 +3,7 @@
 // (the threading model of node/net). SIGTERM/SIGINT stop it within 5 s: stop accepting,
 // close sessions with TLS close_notify under deadlines, then stop the loop regardless.
 #include <fmt/format.h>
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -15,6 +16,7 @@
 #include <csignal>
 
 #include "node/app/cli.hpp"
+#include "node/core/file_io.hpp"
 #include "node/core/logging.hpp"
 #include "node/net/admin_server.hpp"
 #include "node/net/peer_network.hpp"
@@ -153,6 +155,18 @@ int run_serve(const ServeOptions& opt) {
   net::PeerNetwork network(io, *tls.value(), config, handler, clock);
   exchange::SyncService sync(io, network, policies, outbox, inbox, clock, config.org);
   handler.attach(&sync, &network, &io);
+  handler.on_peer_key([&home](const OrgId& org, const std::array<uint8_t, 32>& key) {
+    // Keep the peer's certified key where `jisr audit verify` looks for it.
+    std::string hex(65, '\0');
+    sodium_bin2hex(hex.data(), hex.size(), key.data(), key.size());
+    hex.pop_back();
+    const auto path = home.peers_dir() / (org.str() + ".sign.pub");
+    auto current = read_file(path, 4096);
+    if (current && current.value() == hex + "\n") return;
+    if (auto w = write_file_atomic(path, hex + "\n", 0644); !w) {
+      spdlog::warn("cannot record the signing key of {}: {}", org.str(), w.error().message());
+    }
+  });
   exchange::MatchEngine match_engine(env, audit_log, clock, node.value().schema, config.org,
                                      &signing.value().secret);
   exchange::MatchService match(network, policies, match_engine);

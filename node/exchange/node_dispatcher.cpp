@@ -106,6 +106,7 @@ asio::awaitable<void> NodeDispatcher::exchange_heads(net::PeerIdentity peer) {
 }
 
 void NodeDispatcher::on_peer_connected(const net::PeerIdentity& peer) {
+  if (peer.sign_key && on_peer_key_) on_peer_key_(peer.org, *peer.sign_key);
   if (match_ && peer.sign_key) match_->set_peer_key(peer.org, *peer.sign_key);
   if (sync_) {
     if (peer.sign_key) sync_->set_peer_key(peer.org, PeerPublicKey{*peer.sign_key});

@@ -8,6 +8,8 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <array>
+#include <functional>
 #include <optional>
 
 #include "node/audit/audit_log.hpp"
@@ -35,6 +37,12 @@ class NodeDispatcher final : public net::MessageHandler {
   void on_peer_connected(const net::PeerIdentity& peer) override;
   void on_connection_refused(const std::string& remote, const std::string& reason) override;
 
+  // Called with each peer's certified signing key when it connects (node/app records it as
+  // DIR/peers/ORG.sign.pub, which `jisr audit verify` checks stored peer heads against).
+  void on_peer_key(std::function<void(const OrgId&, const std::array<uint8_t, 32>&)> fn) {
+    on_peer_key_ = std::move(fn);
+  }
+
   // Signs the head when due and flushes the refusal summary; call periodically.
   void tick();
 
@@ -51,6 +59,7 @@ class NodeDispatcher final : public net::MessageHandler {
   MatchService* match_ = nullptr;
   net::PeerNetwork* network_ = nullptr;
   boost::asio::io_context* io_ = nullptr;
+  std::function<void(const OrgId&, const std::array<uint8_t, 32>&)> on_peer_key_;
   std::map<std::string, uint64_t> refusals_;  // reason -> count since the last summary
   TimePoint last_summary_{};
 };
