@@ -35,8 +35,8 @@ struct NodeLimits {
   uint32_t idle_timeout_ms = 60'000;             // a session with no frame for this long closes
   uint32_t heartbeat_ms = 10'000;                // ping period
   uint32_t max_pending_writes = 64;              // frames queued per session before backpressure
-  uint32_t batch_records = 500;                  // records per sync batch
-  uint32_t batch_bytes = 4 * 1024 * 1024;        // bytes per sync batch
+  uint32_t batch_records = 2000;                 // records per sync batch (one receipt, three fsyncs)
+  uint32_t batch_bytes = 8 * 1024 * 1024;        // bytes per sync batch (under max_frame_bytes)
   uint32_t backoff_initial_ms = 500;             // first reconnect delay
   uint32_t backoff_max_ms = 30'000;              // reconnect delay cap
   uint32_t max_sessions = 64;                    // concurrent inbound sessions

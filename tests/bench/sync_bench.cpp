@@ -204,7 +204,7 @@ int main(int argc, char** argv) {
   const double raw = raw_lmdb_rate(tmp / "raw", shared, 500);
   const double sync_rate = static_cast<double>(shared) / sync_secs;
   const double e2e_rate = static_cast<double>(rows) / (import_secs + sync_secs);
-  std::printf("sync_bench: %zu reports imported, %zu consented and shared (batches of 500)\n", rows, shared);
+  std::printf("sync_bench: %zu reports imported, %zu consented and shared (batches of the default size)\n", rows, shared);
   std::printf("  import                          %9.0f rows/s     (%.2f s)\n", rows / import_secs, import_secs);
   std::printf("  sync (policy, TLS, store, receipt) %7.0f records/s  (%.2f s)\n", sync_rate, sync_secs);
   std::printf("  end to end (import + sync)      %9.0f records/s  (%.2f s)\n", e2e_rate, import_secs + sync_secs);
