@@ -201,7 +201,7 @@ int main(int argc, char** argv) {
     std::string line;
     while (std::getline(in, line)) ++shared;
   }
-  const double raw = raw_lmdb_rate(tmp / "raw", shared, 500);
+  const double raw = raw_lmdb_rate(tmp / "raw", shared, 2000);
   const double sync_rate = static_cast<double>(shared) / sync_secs;
   const double e2e_rate = static_cast<double>(rows) / (import_secs + sync_secs);
   std::printf("sync_bench: %zu reports imported, %zu consented and shared (batches of the default size)\n", rows, shared);
