@@ -57,8 +57,10 @@ void pin_peer(const NodeHomeDir& self, const NodeHomeDir& peer) {
   if (r.exit_code != 0) throw std::runtime_error("jisr peer add failed: " + r.err);
 }
 
-ServeProcess::ServeProcess(const std::filesystem::path& dir, const std::filesystem::path& log) {
+ServeProcess::ServeProcess(const std::filesystem::path& dir, const std::filesystem::path& log,
+                           bool json_logs) {
   std::vector<std::string> args{jisr_bin().string(), "serve", "--dir", dir.string()};
+  if (json_logs) args.push_back("--log-json");
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -36,7 +36,9 @@ void pin_peer(const NodeHomeDir& self, const NodeHomeDir& peer);
 // A `jisr serve` process, SIGKILLed and reaped on destruction if still running.
 class ServeProcess {
  public:
-  ServeProcess(const std::filesystem::path& dir, const std::filesystem::path& log);
+  // json_logs: run with --log-json.
+  ServeProcess(const std::filesystem::path& dir, const std::filesystem::path& log,
+               bool json_logs = false);
   ~ServeProcess();
   ServeProcess(const ServeProcess&) = delete;
   ServeProcess& operator=(const ServeProcess&) = delete;

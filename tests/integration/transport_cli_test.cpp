@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "node/core/node_config.hpp"
+#include "tests/integration/node_process.hpp"
 #include "tests/test_support.hpp"
 
 extern char** environ;
@@ -25,87 +26,6 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 
 namespace {
-
-// A port that was free a moment ago: bind port 0, read it, close. Racy in theory; the nodes
-// bind it a few milliseconds later.
-uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-// A `jisr serve` process; SIGKILLed on destruction if still running.
-class ServeProcess {
- public:
-  ServeProcess(const std::filesystem::path& dir, const std::filesystem::path& log, bool json_logs = false) {
-    std::vector<std::string> args{jisr_bin().string(), "serve", "--dir", dir.string()};
-    if (json_logs) args.push_back("--log-json");
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    REQUIRE(posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) == 0);
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  ~ServeProcess() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  // Sends sig and waits up to deadline for the exit; returns the exit status or -1.
-  int stop(int sig, std::chrono::milliseconds deadline) {
-    ::kill(pid_, sig);
-    const auto end = std::chrono::steady_clock::now() + deadline;
-    while (std::chrono::steady_clock::now() < end) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(10ms);  // polling interval for the exit
-    }
-    return -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-};
-
-std::optional<json> status_of(const std::filesystem::path& dir) {
-  auto r = run_jisr({"status", "--dir", dir.string(), "--json"});
-  if (r.exit_code != 0) return std::nullopt;
-  return json::parse(r.out);
-}
-
-std::string peer_state(const std::filesystem::path& dir, const std::string& org) {
-  auto s = status_of(dir);
-  if (!s) return "down";
-  for (const auto& p : (*s)["peers"]) {
-    if (p["org"] == org) return p["state"].get<std::string>();
-  }
-  return "absent";
-}
-
-template <class F>
-bool eventually(F&& cond, std::chrono::milliseconds deadline = 10s) {
-  const auto end = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(20ms);  // polling interval, not a wait for an event
-  }
-  return cond();
-}
 
 struct Home {
   std::filesystem::path dir;
@@ -216,9 +136,9 @@ TEST_CASE("two jisr serve processes connect, survive a peer crash and stop on SI
   use_fast_limits(b);
   ServeProcess serve_a(a.dir, tmp / "a.log", /*json_logs=*/true);
   auto serve_b = std::make_unique<ServeProcess>(b.dir, tmp / "b.log");
-  REQUIRE(eventually([&] { return peer_state(a.dir, "iimp") == "connected" && peer_state(b.dir, "mpfp") == "connected"; }));
+  REQUIRE(eventually([&] { return node_peer_state(a.dir, "iimp") == "connected" && node_peer_state(b.dir, "mpfp") == "connected"; }));
 
-  auto s = status_of(a.dir).value();
+  auto s = node_status(a.dir).value();
   CHECK(s["org"] == "mpfp");
   CHECK(s["listen"] == "127.0.0.1:" + std::to_string(a.port));
   const auto& p = s["peers"][0];
@@ -237,13 +157,13 @@ TEST_CASE("two jisr serve processes connect, survive a peer crash and stop on SI
   SECTION("peer killed: backing off, then connected again when it returns") {
     serve_b.reset();  // SIGKILL: no close_notify, a stale admin socket stays behind
     REQUIRE(eventually([&] {
-      const auto st = peer_state(a.dir, "iimp");
+      const auto st = node_peer_state(a.dir, "iimp");
       return st == "backing_off" || st == "connecting";
     }));
     REQUIRE(std::filesystem::exists(b.dir / "run" / "admin.sock"));
     serve_b = std::make_unique<ServeProcess>(b.dir, tmp / "b.log");  // removes the stale socket
-    REQUIRE(eventually([&] { return peer_state(a.dir, "iimp") == "connected"; }));
-    CHECK(status_of(a.dir).value()["peers"][0]["sessions_established"].get<int>() >= 2);
+    REQUIRE(eventually([&] { return node_peer_state(a.dir, "iimp") == "connected"; }));
+    CHECK(node_status(a.dir).value()["peers"][0]["sessions_established"].get<int>() >= 2);
   }
 
   // SIGTERM: clean stop within 5 s, admin socket removed, the peer sees a proper close.
@@ -281,7 +201,7 @@ TEST_CASE("three jisr serve processes all connect", "[cli][net]") {
   for (auto& h : homes) procs.push_back(std::make_unique<ServeProcess>(h.dir, tmp / (h.org + ".log")));
   const auto all_connected = [&] {
     for (auto& h : homes) {
-      auto s = status_of(h.dir);
+      auto s = node_status(h.dir);
       if (!s) return false;
       for (const auto& p : (*s)["peers"]) {
         if (p["state"] != "connected") return false;
