@@ -3,8 +3,8 @@
 #   installs what is missing, builds Jisr in Release, creates two node homes in a temporary
 #   folder (the families' platform `mpfp` and the institution `iimp`), imports the demo CSVs,
 #   pins each other's CA, applies the example MoU agreements, explains and previews a policy
-#   change, starts both nodes, shares the consented reports, shows what arrived, and verifies
-#   both audit logs. Prints what happened at each step.
+#   change, starts both nodes, shares the consented reports, shows what arrived, runs a private
+#   (PSI) match and confirms one candidate, and verifies both audit logs. Prints what happened at each step.
 #   JISR_DEMO_DIR=DIR  keep the node homes in DIR instead of a temporary folder
 #   JISR_DEMO_KEEP=1   leave the two nodes running at the end
 set -euo pipefail
@@ -90,7 +90,13 @@ echo; echo "\$ jisr received --dir $institution --format csv   (first columns)"
 jisr received --dir "$institution" --format csv | cut -d, -f1-3,8,10-13
 run status --dir "$platform"
 
-step "audit: every disclosure and receipt is in a hash-chained, signed log on both sides"
+step "match: which of our reports describe persons the institution also holds? (PSI: no record leaves)"
+run match --dir "$platform" --peer iimp --method psi
+run matches list --dir "$platform"
+run matches confirm 1 --dir "$platform"
+run matches show 1 --dir "$platform"
+
+step "audit: every disclosure, receipt, match job and reveal is in a hash-chained, signed log on both sides"
 run audit log --dir "$platform" --kind record_disclosed --limit 3
 run audit record --dir "$platform" D-P001
 run audit verify --dir "$platform"
