@@ -229,4 +229,24 @@ AcceptResult accept(const CompiledAgreement& agreement, const FieldMap& incoming
   return out;
 }
 
+std::string_view decision_reason_name(DecisionReason r) {
+  switch (r) {
+    case DecisionReason::kRuleMatched: return "rule_matched";
+    case DecisionReason::kNotInForce: return "not_in_force";
+    case DecisionReason::kUnknownPurpose: return "unknown_purpose";
+    case DecisionReason::kNoRuleMatched: return "no_rule_matched";
+  }
+  return "?";
+}
+
+std::string_view withheld_reason_name(WithheldReason r) {
+  switch (r) {
+    case WithheldReason::kNever: return "never";
+    case WithheldReason::kNotInRule: return "not_in_rule";
+    case WithheldReason::kDropped: return "dropped";
+    case WithheldReason::kNotShared: return "not_shared";
+  }
+  return "?";
+}
+
 }  // namespace jisr::policies

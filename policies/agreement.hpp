@@ -185,6 +185,10 @@ enum class WithheldReason {
   kNotShared,  // the whole record is not shared
 };
 
+// Stable machine names ("rule_matched", "never", ...) used by --json output and test cases.
+std::string_view decision_reason_name(DecisionReason r);
+std::string_view withheld_reason_name(WithheldReason r);
+
 struct WithheldField {
   std::string field;
   WithheldReason reason = WithheldReason::kNotInRule;

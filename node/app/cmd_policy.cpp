@@ -166,26 +166,6 @@ int run_test(const PolicyOptions& opt) {
   return kExitOk;
 }
 
-std::string_view withheld_code(pol::WithheldReason r) {
-  switch (r) {
-    case pol::WithheldReason::kNever: return "never";
-    case pol::WithheldReason::kNotInRule: return "not_in_rule";
-    case pol::WithheldReason::kDropped: return "dropped";
-    case pol::WithheldReason::kNotShared: return "not_shared";
-  }
-  return "?";
-}
-
-std::string_view why_code(pol::DecisionReason r) {
-  switch (r) {
-    case pol::DecisionReason::kRuleMatched: return "rule_matched";
-    case pol::DecisionReason::kNotInForce: return "not_in_force";
-    case pol::DecisionReason::kUnknownPurpose: return "unknown_purpose";
-    case pol::DecisionReason::kNoRuleMatched: return "no_rule_matched";
-  }
-  return "?";
-}
-
 int run_explain(const PolicyOptions& opt) {
   if (opt.lang != "en" && opt.lang != "ar") return usage_error("--lang must be en or ar");
   if (!is_valid_record_id(opt.record)) return usage_error("--record is not a valid record id");
@@ -221,14 +201,14 @@ int run_explain(const PolicyOptions& opt) {
     }
     json withheld = json::array();
     for (const auto& w : decision.withheld) {
-      withheld.push_back({{"field", w.field}, {"reason", withheld_code(w.reason)}});
+      withheld.push_back({{"field", w.field}, {"reason", pol::withheld_reason_name(w.reason)}});
     }
     print_json({{"record", opt.record},
                 {"peer", opt.peer},
                 {"agreement", agreement->id().str()},
                 {"version", agreement->version()},
                 {"shared", decision.allowed()},
-                {"why", why_code(decision.why)},
+                {"why", pol::decision_reason_name(decision.why)},
                 {"rule", decision.rule_id},
                 {"purpose", decision.purpose},
                 {"leaves", leaves},

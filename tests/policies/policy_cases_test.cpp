@@ -29,25 +29,6 @@ std::string replace_all(std::string text, const std::string& from, const std::st
   return text;
 }
 
-std::string why_name(pol::DecisionReason r) {
-  switch (r) {
-    case pol::DecisionReason::kRuleMatched: return "rule_matched";
-    case pol::DecisionReason::kNotInForce: return "not_in_force";
-    case pol::DecisionReason::kUnknownPurpose: return "unknown_purpose";
-    case pol::DecisionReason::kNoRuleMatched: return "no_rule_matched";
-  }
-  return "?";
-}
-
-std::string withheld_name(pol::WithheldReason r) {
-  switch (r) {
-    case pol::WithheldReason::kNever: return "never";
-    case pol::WithheldReason::kNotInRule: return "not_in_rule";
-    case pol::WithheldReason::kDropped: return "dropped";
-    case pol::WithheldReason::kNotShared: return "not_shared";
-  }
-  return "?";
-}
 
 // Renders a map as "k=v;k=v" so a mismatch shows the whole picture in one comparison.
 std::string render(const FieldMap& m) {
@@ -90,7 +71,7 @@ void run_case(const std::string& file, const YAML::Node& c, const YAML::Node& de
   const auto want = c["want_decision"];
   REQUIRE(want);
   CHECK((d.allowed() ? "allow" : "deny") == want["effect"].as<std::string>());
-  if (want["why"]) CHECK(why_name(d.why) == want["why"].as<std::string>());
+  if (want["why"]) CHECK(std::string(pol::decision_reason_name(d.why)) == want["why"].as<std::string>());
   if (want["rule"]) CHECK(d.rule_id == want["rule"].as<std::string>());
   if (want["purpose"]) CHECK(d.purpose == want["purpose"].as<std::string>());
   if (want["fields"]) {
@@ -101,7 +82,7 @@ void run_case(const std::string& file, const YAML::Node& c, const YAML::Node& de
   if (!d.allowed()) CHECK(d.fields.empty());
   if (want["withheld"]) {
     std::string got;
-    for (const auto& w : d.withheld) got += w.field + "=" + withheld_name(w.reason) + ";";
+    for (const auto& w : d.withheld) got += w.field + "=" + std::string(pol::withheld_reason_name(w.reason)) + ";";
     FieldMap expected;
     for (const auto& kv : want["withheld"]) expected.set(kv.first.as<std::string>(), kv.second.as<std::string>());
     CHECK(got == render(expected));
