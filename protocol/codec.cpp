@@ -117,6 +117,7 @@ struct Encoder {
     fill_data(r.initBlooms(static_cast<unsigned>(m.blooms.size())), m.blooms);
     r.setCount(m.count);
     r.setThreshold(m.threshold);
+    fill_data(r.initBlockKeys(static_cast<unsigned>(m.block_keys.size())), m.block_keys);
   }
   void operator()(const MatchResponse& m) {
     auto r = body.initMatchResponse();
@@ -131,6 +132,7 @@ struct Encoder {
       c[i].setQueryIndex(m.candidates[i].query_index);
       c[i].setHandle(data(m.candidates[i].handle));
       c[i].setScore(m.candidates[i].score);
+      c[i].setEvidence(text(m.candidates[i].evidence));
     }
     r.setCount(m.count);
     r.setQuotaLeft(m.quota_left);
@@ -341,6 +343,7 @@ Result<Body> decode_body(wire::Envelope::Body::Reader body, Decoder& d) {
       m.blooms = d.bytes_list(r.getBlooms(), "blooms");
       m.count = r.getCount();
       m.threshold = r.getThreshold();
+      m.block_keys = d.bytes_list(r.getBlockKeys(), "blockKeys");
       return Body{std::move(m)};
     }
     case W::MATCH_RESPONSE: {
@@ -355,7 +358,8 @@ Result<Body> decode_body(wire::Envelope::Body::Reader body, Decoder& d) {
       if (d.list_size(c.size(), "candidates")) {
         for (auto x : c) {
           m.candidates.push_back(
-              MatchCandidate{x.getQueryIndex(), d.bytes(x.getHandle(), "handle"), x.getScore()});
+              MatchCandidate{x.getQueryIndex(), d.bytes(x.getHandle(), "handle"), x.getScore(),
+                             d.text(x.getEvidence(), "evidence")});
         }
       }
       m.count = r.getCount();

@@ -136,12 +136,14 @@ struct MatchRequest {
   blooms @5 :List(Data);         # Bloom: the querier's encodings
   count @6 :UInt32;              # number of items the querier has in this job
   threshold @7 :Float32;         # Bloom: minimum Dice coefficient of a candidate
+  blockKeys @8 :List(Data);      # Bloom: per encoding, its blocking keys (8-byte keyed hashes, concatenated)
 }
 
 struct MatchCandidate {
   queryIndex @0 :UInt32;         # index in the request's points or blooms
   handle @1 :Data;               # opaque responder handle, usable in a reveal request
   score @2 :Float32;             # Bloom: Dice coefficient; PSI: 1
+  evidence @3 :Text;             # Bloom: per-field grades by field name ("same given_name; similar family_name"), no values
 }
 
 struct MatchResponse {

@@ -131,6 +131,7 @@ struct MatchRequest {
   std::vector<std::string> blooms;  // bytes each
   uint32_t count = 0;
   float threshold = 0;
+  std::vector<std::string> block_keys;  // bloom: per filter, little-endian uint64 keys concatenated
   bool operator==(const MatchRequest&) const = default;
 };
 
@@ -138,6 +139,7 @@ struct MatchCandidate {
   uint32_t query_index = 0;
   std::string handle;  // bytes
   float score = 0;
+  std::string evidence;  // bloom: field names and grades only
   bool operator==(const MatchCandidate&) const = default;
 };
 

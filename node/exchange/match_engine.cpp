@@ -56,6 +56,33 @@ std::string handle_key(std::string_view job, std::string_view handle_hex) {
   return fmt::format("{}{}/{}", kHandlePrefix, job, handle_hex);
 }
 
+// Blocking keys travel as little-endian uint64s, concatenated, at most kMaxBlockKeys per
+// record (more would only come from odd data, and all-pairs blocks are skipped anyway).
+std::string pack_block_keys(std::vector<uint64_t> keys) {
+  if (keys.size() > kMaxBlockKeys) keys.resize(kMaxBlockKeys);
+  std::string out(keys.size() * 8, '\0');
+  for (size_t i = 0; i < keys.size(); ++i) {
+    for (size_t b = 0; b < 8; ++b) out[i * 8 + b] = static_cast<char>((keys[i] >> (8 * b)) & 0xff);
+  }
+  return out;
+}
+
+std::optional<std::vector<uint64_t>> unpack_block_keys(std::string_view bytes) {
+  if (bytes.size() % 8 != 0 || bytes.size() > kMaxBlockKeys * 8) return std::nullopt;
+  std::vector<uint64_t> keys(bytes.size() / 8);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    uint64_t k = 0;
+    for (size_t b = 0; b < 8; ++b) k |= uint64_t{static_cast<uint8_t>(bytes[i * 8 + b])} << (8 * b);
+    keys[i] = k;
+  }
+  return keys;
+}
+
+// Evidence from a peer is shown to our reviewers: short, printable ASCII only.
+bool is_plain_evidence(std::string_view s) {
+  return s.size() <= kMaxEvidenceBytes && std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+}
+
 bool is_name_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'; }
 bool is_name(std::string_view s) { return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), is_name_char); }
 // Key kind ids: agreement ids ([a-z0-9-]) or default ones ("given_name+father_name+...").
@@ -284,9 +311,11 @@ Result<MatchQuery> MatchEngine::begin_job(const policies::CompiledAgreement& our
   std::optional<match::BloomSecret> bloom_secret;
   std::optional<match::BloomEncoder> encoder;
   match::BloomMatrix filters;
+  std::array<uint8_t, 16> block_key{};
   if (bloom) {
     JISR_TRY(auto secret, match::derive_bloom_secret(*sign_secret_, *peer_key, match_domain(self_, peer)));
     bloom_secret.emplace(std::move(secret));
+    block_key = bloom_secret->block_key();
     encoder.emplace(*q.spec, *bloom_secret);
     filters = encoder->make_matrix();
   } else {
@@ -300,6 +329,7 @@ Result<MatchQuery> MatchEngine::begin_job(const policies::CompiledAgreement& our
       if (bloom) {
         q.records.push_back(r.id);
         encoder->encode(features, filters);
+        q.request.block_keys.push_back(pack_block_keys(match::blocking_keys(*q.spec, features, block_key)));
         return true;
       }
       auto ks = match::match_keys(*q.spec, features, match::KeySide::kQuerier);
@@ -349,11 +379,13 @@ Result<MatchJobOutcome> MatchEngine::finish_job(MatchQuery& q, const protocol::M
       return make_error(Errc::kInvalidInput, "malformed match answer", q.peer.str());
     }
     for (const auto& c : response.candidates) {
-      if (c.query_index >= q.records.size() || c.handle.size() != kHandleBytes || !(c.score >= 0.0f && c.score <= 1.0f)) {
+      if (c.query_index >= q.records.size() || c.handle.size() != kHandleBytes || !(c.score >= 0.0f && c.score <= 1.0f) ||
+          !is_plain_evidence(c.evidence)) {
         return make_error(Errc::kInvalidInput, "malformed candidate in match answer", q.peer.str());
       }
       found.push_back({c.query_index, c.handle, c.score,
-                       fmt::format("bloom: similar on the agreed fields, Dice score {:.2f}", c.score)});
+                       c.evidence.empty() ? fmt::format("bloom score {:.2f}", c.score)
+                                          : fmt::format("bloom score {:.2f}: {}", c.score, c.evidence)});
     }
   } else {
     if (response.points.size() != q.request.points.size() ||
@@ -462,13 +494,26 @@ Result<void> MatchEngine::answer_bloom(const OrgId& peer, const policies::Compil
       theirs.field_pops.push_back(match::popcount_words(row + f * match::kFieldWords, match::kFieldWords));
     }
   }
+  // The querier's blocking keys, one list per filter.
+  std::vector<std::vector<uint64_t>> their_blocks;
+  their_blocks.reserve(req.block_keys.size());
+  for (const auto& b : req.block_keys) {
+    auto keys = unpack_block_keys(b);
+    if (!keys) return make_error(Errc::kInvalidInput, "malformed blocking keys", peer.str());
+    their_blocks.push_back(std::move(*keys));
+  }
+  const auto block_key = secret.block_key();
   match::BloomMatrix mine = encoder.make_matrix();
+  std::vector<std::vector<uint64_t>> my_blocks;
   std::vector<RecordId> ids;
   store::RecordStore records(env_);
   {
     JISR_TRY(auto txn, env_.read());
     JISR_TRY(records.for_each(txn, [&](const Record& r) {
-      encoder.encode(match::extract_features(spec, r.fields), mine);
+      auto features = match::extract_features(spec, r.fields);
+      encoder.encode(features, mine);
+      my_blocks.push_back(match::blocking_keys(spec, features, block_key));
+      if (my_blocks.back().size() > kMaxBlockKeys) my_blocks.back().resize(kMaxBlockKeys);
       ids.push_back(r.id);
       return true;
     }));
@@ -476,30 +521,21 @@ Result<void> MatchEngine::answer_bloom(const OrgId& peer, const policies::Compil
   resp.count = static_cast<uint32_t>(ids.size());
   // Our agreement's threshold governs; a querier may only ask for stricter.
   const double threshold = std::max<double>(ours.match().bloom_threshold.value_or(spec.bloom_threshold), req.threshold);
-  // Whole-filter Dice by the SIMD kernel, in tiles of querier rows, prefilters the pairs worth
-  // the per-field scorer (a pair far below on the whole filter cannot score high per field).
-  constexpr size_t kTile = 256;
-  constexpr float kPrefilter = 0.4f;
-  std::vector<float> dice(kTile * std::max<size_t>(mine.size(), 1));
+  // Only pairs that share a blocking key are compared (never all pairs); each is scored per
+  // field, and the evidence names fields and grades only.
   std::map<size_t, std::string> handle_of;  // our row -> handle
-  for (size_t a0 = 0; a0 < theirs.size(); a0 += kTile) {
-    const size_t na = std::min(kTile, theirs.size() - a0);
-    match::dice_matrix(theirs.row(a0), theirs.pops.data() + a0, na, mine.bits.data(), mine.pops.data(), mine.size(),
-                       words, dice.data());
-    for (size_t i = 0; i < na; ++i) {
-      for (size_t j = 0; j < mine.size(); ++j) {
-        if (dice[i * mine.size() + j] < kPrefilter) continue;
-        auto score = match::score_bloom(spec, theirs, a0 + i, mine, j);
-        if (score.value < threshold) continue;
-        auto [it, fresh] = handle_of.try_emplace(j);
-        if (fresh) {
-          it->second.assign(kHandleBytes, '\0');
-          randombytes_buf(it->second.data(), it->second.size());
-          handles.emplace_back(it->second, ids[j]);
-        }
-        resp.candidates.push_back({static_cast<uint32_t>(a0 + i), it->second, static_cast<float>(score.value)});
-      }
+  for (auto [i, j] : match::candidate_pairs(their_blocks, my_blocks)) {
+    auto score = match::score_bloom(spec, theirs, i, mine, j);
+    if (score.value < threshold) continue;
+    auto [it, fresh] = handle_of.try_emplace(j);
+    if (fresh) {
+      it->second.assign(kHandleBytes, '\0');
+      randombytes_buf(it->second.data(), it->second.size());
+      handles.emplace_back(it->second, ids[j]);
     }
+    std::string evidence = match::describe(spec, score);
+    if (!is_plain_evidence(evidence)) evidence.clear();
+    resp.candidates.push_back({i, it->second, static_cast<float>(score.value), std::move(evidence)});
   }
   return ok();
 }
@@ -546,10 +582,11 @@ Result<protocol::MatchResponse> MatchEngine::answer(const OrgId& peer, const pol
   if (bloom && (!peer_key || sign_secret_ == nullptr)) {
     return refuse(Errc::kDenied, "bloom needs both nodes' certified signing keys", audit::AuditKind::kMatchJob);
   }
-  if (bloom && (!req.points.empty() || req.blooms.size() != req.count || req.blooms.size() > kMaxQueryPoints)) {
+  if (bloom && (!req.points.empty() || req.blooms.size() != req.count || req.blooms.size() > kMaxQueryPoints ||
+                req.block_keys.size() != req.blooms.size())) {
     return refuse(Errc::kInvalidInput, "malformed bloom query", audit::AuditKind::kMatchJob);
   }
-  if (!bloom && !req.blooms.empty()) return refuse(Errc::kInvalidInput, "malformed psi query", audit::AuditKind::kMatchJob);
+  if (!bloom && (!req.blooms.empty() || !req.block_keys.empty())) return refuse(Errc::kInvalidInput, "malformed psi query", audit::AuditKind::kMatchJob);
   JISR_TRY(auto query_points, points_from(req.points, "match query"));
 
   // Quota before any work: records queried per peer per UTC day.

@@ -54,6 +54,8 @@ inline constexpr auto kHandleLifetime = std::chrono::hours(24 * 30);
 inline constexpr size_t kMaxQueryPoints = 2'000'000;
 inline constexpr size_t kMaxSpecFields = 64;
 inline constexpr size_t kMaxRevealHandles = 1000;
+inline constexpr size_t kMaxBlockKeys = 1024;     // blocking keys per record in a bloom query
+inline constexpr size_t kMaxEvidenceBytes = 512;  // evidence text of a bloom candidate
 
 std::string_view method_name(protocol::MatchMethod m);
 std::optional<protocol::MatchMethod> parse_method(std::string_view name);
@@ -144,9 +146,10 @@ class MatchEngine {
   // Responder: answers a peer's query under `ours` (our agreement with that peer, nullptr when
   // none). Errors are meant for the peer (one line, no personal data): kDenied (no agreement,
   // not in force, method or field not allowed), kOverloaded (quota), kInvalidInput (malformed).
-  // Bloom: the peer's filters are compared with ours (prefilter on whole-filter Dice, then the
-  // per-field scorer); only candidates at or above the threshold (the larger of ours and the
-  // querier's) come back, with handles and scores, never our filters.
+  // Bloom: the querier sends its filters with keyed blocking hashes (both derived from the
+  // pair's bloom secret); only pairs sharing a blocking key are scored per field, and only
+  // candidates at or above the threshold (the larger of ours and the querier's) come back,
+  // with handles, scores and per-field grades (field names only), never our filters.
   Result<protocol::MatchResponse> answer(const OrgId& peer, const policies::CompiledAgreement* ours,
                                          const protocol::MatchRequest& request,
                                          const std::optional<std::array<uint8_t, 32>>& peer_key = std::nullopt);

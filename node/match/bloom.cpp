@@ -35,6 +35,14 @@ BloomSecret& BloomSecret::operator=(BloomSecret&& other) noexcept {
 
 BloomSecret::~BloomSecret() { sodium_memzero(bytes_.data(), bytes_.size()); }
 
+std::array<uint8_t, 16> BloomSecret::block_key() const {
+  static constexpr std::string_view kLabel = "jisr.bloom.block.v1";
+  std::array<uint8_t, 16> key{};
+  crypto_generichash(key.data(), key.size(), reinterpret_cast<const unsigned char*>(kLabel.data()), kLabel.size(),
+                     bytes_.data(), bytes_.size());
+  return key;
+}
+
 Result<BloomSecret> derive_bloom_secret_x25519(const std::array<uint8_t, 32>& own_secret,
                                                const std::array<uint8_t, 32>& own_public,
                                                const std::array<uint8_t, 32>& peer_public,

@@ -35,6 +35,10 @@ class BloomSecret {
   BloomSecret& operator=(const BloomSecret&) = delete;
   ~BloomSecret();
   const std::array<uint8_t, 32>& bytes() const { return bytes_; }
+  // The key of the blocking hashes (scorer.hpp blocking_keys) both nodes send beside their
+  // filters: derived from the secret, so only the two nodes of the agreement can compute or
+  // compare them.
+  std::array<uint8_t, 16> block_key() const;
 
  private:
   std::array<uint8_t, 32> bytes_{};

@@ -319,6 +319,11 @@ TEST_CASE("a bloom job: filters under a secret both nodes derive, candidates wit
   REQUIRE(stored.size() == 1);
   CHECK(stored[0].record.str() == "C1");
   CHECK(stored[0].method == "bloom");
+  // Per-field evidence by field name, never a value.
+  CHECK(stored[0].evidence.find("given_name") != std::string::npos);
+  CHECK(stored[0].evidence.find("same") != std::string::npos);
+  CHECK(stored[0].evidence.find("1988") == std::string::npos);
+  CHECK(q.value().request.block_keys.size() == 2);
 
   SECTION("a third node's key derives another secret: nothing matches") {
     const auto other = pki::generate_signing_key();
@@ -331,5 +336,27 @@ TEST_CASE("a bloom job: filters under a secret both nodes derive, candidates wit
     bad.blooms[0].pop_back();
     CHECK(platform.answer(OrgId("iimp"), platform_agreement.get(), bad, institution_key.public_key).error().code ==
           Errc::kInvalidInput);
+  }
+  SECTION("blocking keys must come with every filter, whole") {
+    auto missing = q.value().request;
+    missing.block_keys.pop_back();
+    CHECK(platform.answer(OrgId("iimp"), platform_agreement.get(), missing, institution_key.public_key).error().code ==
+          Errc::kInvalidInput);
+    auto torn = q.value().request;
+    torn.block_keys[0].push_back('x');
+    CHECK(platform.answer(OrgId("iimp"), platform_agreement.get(), torn, institution_key.public_key).error().code ==
+          Errc::kInvalidInput);
+  }
+  SECTION("no shared blocking key, no comparison: the pair is not scored") {
+    auto unblocked = q.value().request;
+    for (auto& b : unblocked.block_keys) b.clear();
+    auto none = platform.answer(OrgId("iimp"), platform_agreement.get(), unblocked, institution_key.public_key);
+    REQUIRE(none);
+    CHECK(none.value().candidates.empty());
+  }
+  SECTION("evidence from the peer that is not plain text is refused") {
+    auto hostile = answer.value();
+    hostile.candidates[0].evidence = "same \x1b[31mgiven_name";
+    CHECK(institution.finish_job(q.value(), hostile).error().code == Errc::kInvalidInput);
   }
 }
