@@ -47,9 +47,10 @@ int run_match(const MatchOptions& opt) {
     print_json(j.value());
   } else {
     const auto& o = j.value();
-    std::cout << fmt::format("match job {} with {} ({}): {} record(s) queried, {} candidate(s); peer quota left today: {}\n",
-                             o.value("job", std::string()), opt.peer, opt.method, o.value("query_records", 0),
-                             o.value("candidates", 0), o.value("quota_left", 0));
+    std::cout << fmt::format(
+        "match job {} with {} ({}): {} record(s) queried, {} new candidate(s), {} found again; peer quota left today: {}\n",
+        o.value("job", std::string()), opt.peer, opt.method, o.value("query_records", 0), o.value("candidates", 0),
+        o.value("known_candidates", 0), o.value("quota_left", 0));
   }
   return kExitOk;
 }
@@ -65,7 +66,8 @@ struct MatchesOptions {
 nlohmann::json candidate_json(const exchange::Candidate& c, bool with_revealed) {
   nlohmann::json j{{"id", c.id},         {"record", c.record.str()}, {"peer", c.peer.str()},
                    {"method", c.method}, {"score", c.score},         {"evidence", c.evidence},
-                   {"status", c.status}, {"job", c.job_id},          {"created", format_utc(c.created)}};
+                   {"status", c.status}, {"job", c.job_id},          {"created", format_utc(c.created)},
+                   {"handle", c.handle}};  // the peer's opaque pseudonym of its record
   if (c.decided) j["decided"] = format_utc(*c.decided);
   if (with_revealed) {
     nlohmann::json rev = nlohmann::json::object();

@@ -169,7 +169,7 @@ int run_serve(const ServeOptions& opt) {
   });
   exchange::MatchEngine match_engine(env, audit_log, clock, node.value().schema, config.org,
                                      &signing.value().secret);
-  exchange::MatchService match(network, policies, match_engine);
+  exchange::MatchService match(io, network, policies, match_engine, clock);
   handler.attach_match(&match);
   for (const auto& peer : config.peers) {
     if (auto ca = pki::inspect_certificate_file(home.peer_ca(peer.org.str()))) {
@@ -177,9 +177,10 @@ int run_serve(const ServeOptions& opt) {
     }
   }
   net::AdminServer admin(io, home.admin_socket());
-  admin.add("status", [&network, &clock, &sync](const nlohmann::json&) -> asio::awaitable<nlohmann::json> {
+  admin.add("status", [&network, &clock, &sync, &match](const nlohmann::json&) -> asio::awaitable<nlohmann::json> {
     auto j = status_json(network.status(), clock.now());
     j["sync"] = sync.status();
+    j["match"] = match.status();
     co_return j;
   });
   admin.add("sync", [&sync, &policies](const nlohmann::json& request) -> asio::awaitable<nlohmann::json> {
@@ -214,6 +215,7 @@ int run_serve(const ServeOptions& opt) {
   spdlog::info("node {} listening on {} with {} peer(s); admin socket {}", config.org.str(),
                bound.value(), config.peers.size(), home.admin_socket().string());
   sync.start();
+  match.start();
   // Audit housekeeping: signed checkpoints when due, refused-connection summaries.
   asio::steady_timer ticker(io);
   std::function<void()> tick = [&] {
@@ -231,6 +233,7 @@ int run_serve(const ServeOptions& opt) {
     if (ec) return;  // cancelled: the loop is ending anyway
     spdlog::info("signal {}: stopping", signal);
     sync.stop();
+    match.stop();
     ticker.cancel();
     // Whatever the sessions do, the loop ends within 5 s of the signal.
     backstop.expires_after(milliseconds(4500));

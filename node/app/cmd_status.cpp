@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "node/app/cli.hpp"
+#include "node/core/clock.hpp"
 #include "node/net/admin_client.hpp"
 
 namespace jisr::app {
@@ -72,6 +73,20 @@ void print_human(const nlohmann::json& s) {
       if (!str(q, "last_error").empty()) std::cout << "  last sync error: " << str(q, "last_error") << "\n";
     } else if (sync != s.end()) {
       std::cout << "  sharing: none (no agreement with this peer in DIR/policies)\n";
+    }
+    // Match jobs with this peer (node/exchange MatchService).
+    const auto match = s.find("match");
+    if (match != s.end() && match->contains(str(p, "org"))) {
+      const auto& m = (*match)[str(p, "org")];
+      std::string line = m.value("every_s", int64_t{0}) > 0
+                             ? fmt::format("  match jobs every {} s when our records changed", m.value("every_s", int64_t{0}))
+                             : std::string("  match jobs on demand only");
+      if (m.contains("last_job_ms")) {
+        line += fmt::format("; last {} job {}", str(m, "last_method"),
+                            format_utc(from_unix_ms(m.value("last_job_ms", int64_t{0}))));
+      }
+      std::cout << line << "\n";
+      if (!str(m, "last_error").empty()) std::cout << "  last scheduled match error: " << str(m, "last_error") << "\n";
     }
   }
 }

@@ -52,8 +52,20 @@ std::string quota_key(const OrgId& peer, TimePoint now) { return peer.str() + st
 
 std::string candidate_key(uint64_t id) { return std::string(kCandidatePrefix) + be64_key(id); }
 
-std::string handle_key(std::string_view job, std::string_view handle_hex) {
-  return fmt::format("{}{}/{}", kHandlePrefix, job, handle_hex);
+// Handles are stable per (peer, record): a keyed hash under a random key that never leaves
+// this node. A scheduled job that finds the same pair again then gives the querier the same
+// handle, so its reviewers see one candidate, not one per job; the handle says nothing about
+// our record id, and no other peer gets the same handle for it.
+constexpr std::string_view kHandleSecretKey = "handle-secret";
+std::string handle_key(const OrgId& peer, std::string_view handle_hex) {
+  return fmt::format("{}{}/{}", kHandlePrefix, peer.str(), handle_hex);
+}
+
+std::string last_job_key(const OrgId& peer) { return "lastjob/" + peer.str(); }
+
+// The querier's index of candidates by pair, so a pair found again is not a new candidate.
+std::string pair_key(const OrgId& peer, const RecordId& record, std::string_view method, std::string_view handle_hex) {
+  return fmt::format("pair/{}/{}/{}/{}", peer.str(), method, handle_hex, record.str());
 }
 
 // Blocking keys travel as little-endian uint64s, concatenated, at most kMaxBlockKeys per
@@ -81,6 +93,16 @@ std::optional<std::vector<uint64_t>> unpack_block_keys(std::string_view bytes) {
 // Evidence from a peer is shown to our reviewers: short, printable ASCII only.
 bool is_plain_evidence(std::string_view s) {
   return s.size() <= kMaxEvidenceBytes && std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+}
+
+std::string stable_handle(const std::array<uint8_t, 32>& secret, const OrgId& peer, const RecordId& record) {
+  std::string msg = peer.str();
+  msg.push_back('\0');
+  msg += record.str();
+  std::string h(kHandleBytes, '\0');
+  crypto_generichash(reinterpret_cast<unsigned char*>(h.data()), h.size(), reinterpret_cast<const unsigned char*>(msg.data()),
+                     msg.size(), secret.data(), secret.size());
+  return h;
 }
 
 bool is_name_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'; }
@@ -324,6 +346,7 @@ Result<MatchQuery> MatchEngine::begin_job(const policies::CompiledAgreement& our
   store::RecordStore records(env_);
   {
     JISR_TRY(auto txn, env_.read());
+    q.change_seq = records.last_seq(txn);
     JISR_TRY(records.for_each(txn, [&](const Record& r) {
       auto features = match::extract_features(*q.spec, r.fields);
       if (bloom) {
@@ -426,7 +449,23 @@ Result<MatchJobOutcome> MatchEngine::finish_job(MatchQuery& q, const protocol::M
     out.candidate_ids.clear();
     uint64_t next = 0;
     if (auto v = txn.get(Table::kMatches, kNextKey)) next = std::strtoull(std::string(*v).c_str(), nullptr, 10);
+    out.known = 0;
     for (const auto& f : found) {
+      const std::string handle_hex = to_hex(reinterpret_cast<const uint8_t*>(f.handle.data()), f.handle.size());
+      const std::string pkey = pair_key(q.peer, q.records[f.record], out.method, handle_hex);
+      if (auto known = txn.get(Table::kMatches, pkey)) {
+        // Found before: one candidate per pair. One still waiting for review shows the latest
+        // score and evidence; a decided one stays as the reviewer left it.
+        ++out.known;
+        JISR_TRY(auto prev, get_candidate(txn, std::strtoull(std::string(*known).c_str(), nullptr, 10)));
+        if (prev && prev->status == "candidate" && (prev->score != f.score || prev->evidence != f.evidence)) {
+          prev->score = f.score;
+          prev->evidence = f.evidence;
+          prev->job_id = q.job_id;
+          JISR_TRY(put_candidate(txn, *prev));
+        }
+        continue;
+      }
       Candidate c;
       c.id = ++next;
       c.job_id = q.job_id;
@@ -434,15 +473,18 @@ Result<MatchJobOutcome> MatchEngine::finish_job(MatchQuery& q, const protocol::M
       c.method = out.method;
       c.agreement = q.agreement_id;
       c.record = q.records[f.record];
-      c.handle = to_hex(reinterpret_cast<const uint8_t*>(f.handle.data()), f.handle.size());
+      c.handle = handle_hex;
       c.score = f.score;
       c.evidence = f.evidence;
       c.created = now;
       JISR_TRY(put_candidate(txn, c));
+      JISR_TRY(txn.put(Table::kMatches, pkey, std::to_string(c.id)));
       out.candidate_ids.push_back(c.id);
       ++out.candidates;
     }
     JISR_TRY(txn.put(Table::kMatches, kNextKey, std::to_string(next)));
+    nlohmann::json last{{"at_ms", to_unix_ms(now)}, {"change_seq", q.change_seq}, {"method", out.method}};
+    JISR_TRY(txn.put(Table::kMatches, last_job_key(q.peer), last.dump()));
     audit::AuditEvent e;
     e.kind = audit::AuditKind::kMatchJob;
     e.actor = {audit::ActorKind::kNode, {}};
@@ -452,12 +494,48 @@ Result<MatchJobOutcome> MatchEngine::finish_job(MatchQuery& q, const protocol::M
     e.counts = {{"query_records", out.query_records},
                 {"query_points", out.query_points},
                 {"peer_points", out.peer_points},
-                {"candidates", out.candidates}};
+                {"candidates", out.candidates},
+                {"known_candidates", out.known}};
     e.detail = fmt::format("{} query", out.method);
     JISR_TRY(audit_.append(txn, e, now));
     return ok();
   }));
   return out;
+}
+
+Result<std::optional<LastJob>> MatchEngine::last_job(const OrgId& peer) {
+  JISR_TRY(auto txn, env_.read());
+  auto v = txn.get(Table::kMatches, last_job_key(peer));
+  if (!v) return std::optional<LastJob>{};
+  auto j = nlohmann::json::parse(*v, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("at_ms") || !j["at_ms"].is_number_integer() ||
+      !j.contains("change_seq") || !j["change_seq"].is_number_unsigned()) {
+    return make_error(Errc::kInternal, "corrupt last-job entry", peer.str());
+  }
+  return std::optional<LastJob>(
+      LastJob{from_unix_ms(j["at_ms"].get<int64_t>()), j["change_seq"].get<uint64_t>(), j.value("method", std::string())});
+}
+
+Result<bool> MatchEngine::scheduled_job_due(const OrgId& peer, std::chrono::seconds every, TimePoint first_from) {
+  JISR_TRY(auto last, last_job(peer));
+  if (clock_.now() - (last ? last->at : first_from) < every) return false;
+  JISR_TRY(auto txn, env_.read());
+  store::RecordStore records(env_);
+  return records.last_seq(txn) > (last ? last->change_seq : 0);
+}
+
+Result<std::array<uint8_t, 32>> MatchEngine::load_handle_secret() {
+  std::array<uint8_t, 32> secret{};
+  JISR_TRY(env_.write([&](store::WriteTxn& txn) -> Result<void> {
+    if (auto v = txn.get(Table::kMatches, kHandleSecretKey); v && v->size() == secret.size()) {
+      std::memcpy(secret.data(), v->data(), secret.size());
+      return ok();
+    }
+    randombytes_buf(secret.data(), secret.size());
+    return txn.put(Table::kMatches, kHandleSecretKey,
+                   std::string_view(reinterpret_cast<const char*>(secret.data()), secret.size()));
+  }));
+  return secret;
 }
 
 Result<void> MatchEngine::refuse_audit(const OrgId& peer, const std::string& agreement, const std::string& job,
@@ -476,7 +554,8 @@ Result<void> MatchEngine::refuse_audit(const OrgId& peer, const std::string& agr
 
 Result<void> MatchEngine::answer_bloom(const OrgId& peer, const policies::CompiledAgreement& ours,
                                       const match::CompiledMatchSpec& spec, const protocol::MatchRequest& req,
-                                      const std::array<uint8_t, 32>& peer_key, protocol::MatchResponse& resp,
+                                      const std::array<uint8_t, 32>& peer_key,
+                                      const std::array<uint8_t, 32>& handle_secret, protocol::MatchResponse& resp,
                                       std::vector<std::pair<std::string, RecordId>>& handles) {
   JISR_TRY(auto secret, match::derive_bloom_secret(*sign_secret_, peer_key, match_domain(self_, peer)));
   match::BloomEncoder encoder(spec, secret);
@@ -529,8 +608,7 @@ Result<void> MatchEngine::answer_bloom(const OrgId& peer, const policies::Compil
     if (score.value < threshold) continue;
     auto [it, fresh] = handle_of.try_emplace(j);
     if (fresh) {
-      it->second.assign(kHandleBytes, '\0');
-      randombytes_buf(it->second.data(), it->second.size());
+      it->second = stable_handle(handle_secret, peer, ids[j]);
       handles.emplace_back(it->second, ids[j]);
     }
     std::string evidence = match::describe(spec, score);
@@ -603,13 +681,14 @@ Result<protocol::MatchResponse> MatchEngine::answer(const OrgId& peer, const pol
                   audit::AuditKind::kQuotaRefused);
   }
 
+  JISR_TRY(const auto handle_secret, load_handle_secret());
   protocol::MatchResponse resp;
   resp.method = req.method;
   resp.job_id = req.job_id;
   std::vector<std::pair<std::string, RecordId>> handles;  // handle bytes -> record
   uint64_t own_points = 0;
   if (bloom) {
-    auto done = answer_bloom(peer, *ours, compiled.value(), req, *peer_key, resp, handles);
+    auto done = answer_bloom(peer, *ours, compiled.value(), req, *peer_key, handle_secret, resp, handles);
     if (!done) return refuse(done.error().code, done.error().what, audit::AuditKind::kMatchJob);
   } else {
     auto secret = match::PsiSecret::generate();
@@ -625,9 +704,7 @@ Result<protocol::MatchResponse> MatchEngine::answer(const OrgId& peer, const pol
         auto features = match::extract_features(compiled.value(), r.fields);
         auto ks = match::match_keys(compiled.value(), features, match::KeySide::kResponder);
         if (ks.empty()) return true;
-        std::string h(kHandleBytes, '\0');
-        randombytes_buf(h.data(), h.size());
-        handles.emplace_back(h, r.id);
+        handles.emplace_back(stable_handle(handle_secret, peer, r.id), r.id);
         for (auto& k : ks) {
           keys.push_back(std::move(k));
           key_owner.push_back(handles.size() - 1);
@@ -665,7 +742,7 @@ Result<protocol::MatchResponse> MatchEngine::answer(const OrgId& peer, const pol
     for (const auto& [h, id] : handles) {
       nlohmann::json j{{"peer", peer.str()}, {"record", id.str()}, {"expires_ms", expires}};
       JISR_TRY(txn.put(Table::kMatches,
-                       handle_key(req.job_id, to_hex(reinterpret_cast<const uint8_t*>(h.data()), h.size())), j.dump()));
+                       handle_key(peer, to_hex(reinterpret_cast<const uint8_t*>(h.data()), h.size())), j.dump()));
     }
     audit::AuditEvent e;
     e.kind = audit::AuditKind::kMatchJob;
@@ -727,7 +804,7 @@ Result<protocol::RevealResponse> MatchEngine::answer_reveal(const OrgId& peer, c
         continue;
       }
       const std::string hex = to_hex(reinterpret_cast<const uint8_t*>(h.data()), h.size());
-      auto v = txn.get(Table::kMatches, handle_key(req.job_id, hex));
+      auto v = txn.get(Table::kMatches, handle_key(peer, hex));
       if (!v) {
         ++resp.refused;
         continue;

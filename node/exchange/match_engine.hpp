@@ -105,7 +105,16 @@ struct MatchQuery {
   std::vector<RecordId> records;
   std::vector<uint32_t> point_record;  // per point sent: index into records
   std::vector<uint32_t> point_kind;    // per point sent: key kind
+  uint64_t change_seq = 0;             // our record change sequence when the keys were read
   protocol::MatchRequest request;
+};
+
+// When the last job with a peer ran (manual or scheduled), and our record change sequence
+// then: a scheduled job is due when `every` has passed and our records changed since.
+struct LastJob {
+  TimePoint at{};
+  uint64_t change_seq = 0;
+  std::string method;
 };
 
 struct MatchJobOutcome {
@@ -115,8 +124,9 @@ struct MatchJobOutcome {
   uint64_t query_records = 0;  // our records with at least one key
   uint64_t query_points = 0;
   uint64_t peer_points = 0;
-  uint64_t candidates = 0;
-  std::vector<uint64_t> candidate_ids;
+  uint64_t candidates = 0;              // new candidates of this job
+  uint64_t known = 0;                   // pairs found again (already candidates)
+  std::vector<uint64_t> candidate_ids;  // the new ones
   uint32_t quota_left = 0;
 };
 
@@ -163,6 +173,13 @@ class MatchEngine {
   // Querier: stores what was revealed with the candidate, marks it confirmed, logs kReveal.
   Result<RevealOutcome> finish_reveal(uint64_t candidate_id, const protocol::RevealResponse& response);
 
+  // The last job we ran with this peer (nullopt: none yet), and whether a scheduled job with
+  // period `every` is due now: `every` has passed since the last job (since `first_from` when
+  // there was none: the first scheduled job comes one period after the node started, not at
+  // once), and our records changed since.
+  Result<std::optional<LastJob>> last_job(const OrgId& peer);
+  Result<bool> scheduled_job_due(const OrgId& peer, std::chrono::seconds every, TimePoint first_from);
+
   // The stored candidate (kNotFound when there is none).
   Result<Candidate> candidate(uint64_t candidate_id);
 
@@ -170,6 +187,8 @@ class MatchEngine {
   Result<void> reject(uint64_t candidate_id);
 
  private:
+  // The key of our stable handles (created on first use, kept in the store, never sent).
+  Result<std::array<uint8_t, 32>> load_handle_secret();
   Result<void> refuse_audit(const OrgId& peer, const std::string& agreement, const std::string& job,
                             audit::AuditKind kind, const std::string& detail, uint64_t records);
 
@@ -178,7 +197,8 @@ class MatchEngine {
   const Clock& clock_;
   Result<void> answer_bloom(const OrgId& peer, const policies::CompiledAgreement& ours,
                             const match::CompiledMatchSpec& spec, const protocol::MatchRequest& request,
-                            const std::array<uint8_t, 32>& peer_key, protocol::MatchResponse& response,
+                            const std::array<uint8_t, 32>& peer_key, const std::array<uint8_t, 32>& handle_secret,
+                            protocol::MatchResponse& response,
                             std::vector<std::pair<std::string, RecordId>>& handles);
 
   const RecordSchema& schema_;

@@ -3,7 +3,15 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 namespace jisr::exchange {
+
+namespace asio = boost::asio;
 
 namespace {
 
@@ -25,9 +33,97 @@ nlohmann::json error_json(const Error& e) { return nlohmann::json{{"ok", false},
 
 }  // namespace
 
-MatchService::MatchService(net::PeerNetwork& network, const policies::PolicyHolder& policies, MatchEngine& engine,
+MatchService::MatchService(boost::asio::io_context& io, net::PeerNetwork& network,
+                           const policies::PolicyHolder& policies, MatchEngine& engine, const Clock& clock,
                            MatchOptions options)
-    : network_(network), policies_(policies), engine_(engine), options_(options) {}
+    : io_(io), network_(network), policies_(policies), engine_(engine), clock_(clock), options_(options) {}
+
+void MatchService::start() {
+  *running_ = true;
+  started_ = clock_.now();
+  asio::co_spawn(io_, schedule_loop(), asio::detached);
+}
+
+asio::awaitable<void> MatchService::schedule_loop() {
+  auto alive = running_;
+  asio::steady_timer timer(io_);
+  while (*alive) {
+    // The shortest schedule in force sets the pace (a 10 s schedule is looked at every 10 s).
+    auto wait = options_.schedule_poll;
+    const auto set = policies_.current();
+    for (const auto& [org, entry] : set->entries()) {
+      if (const auto& every = entry.agreement->match().every) {
+        wait = std::min<std::chrono::milliseconds>(wait, *every);
+      }
+    }
+    timer.expires_after(std::max<std::chrono::milliseconds>(wait, std::chrono::seconds(1)));
+    co_await timer.async_wait(asio::use_awaitable);
+    if (!*alive) break;
+    for (const auto& [org, entry] : policies_.current()->entries()) {
+      if (!entry.agreement->match().every || entry.agreement->match().methods.empty()) continue;
+      auto& state = schedule_[org];
+      if (state.busy || !network_.is_connected(org)) continue;
+      if (state.retry_after && std::chrono::steady_clock::now() < *state.retry_after) continue;
+      state.busy = true;
+      asio::co_spawn(io_, run_if_due(org), asio::detached);
+    }
+  }
+}
+
+asio::awaitable<void> MatchService::run_if_due(OrgId peer) {
+  auto alive = running_;
+  auto finish = [this, &peer, alive](const std::optional<Error>& error, std::chrono::seconds every) {
+    if (!*alive) return;
+    auto& state = schedule_[peer];
+    state.busy = false;
+    if (error) {
+      state.last_error = error->what;
+      state.retry_after = std::chrono::steady_clock::now() + std::min<std::chrono::seconds>(every, std::chrono::hours(1));
+    } else {
+      state.last_error.clear();
+      state.retry_after.reset();
+    }
+  };
+  auto agreement = policies_.current()->for_peer(peer);
+  if (!agreement || !agreement->match().every) {
+    finish(std::nullopt, std::chrono::seconds(0));
+    co_return;
+  }
+  const auto every = *agreement->match().every;
+  auto due = engine_.scheduled_job_due(peer, every, started_);
+  if (!due || !due.value()) {
+    finish(due ? std::nullopt : std::optional<Error>(due.error()), every);
+    co_return;
+  }
+  const auto method = agreement->match().allows(policies::MatchMethod::kPsi) ? protocol::MatchMethod::kPsi
+                                                                           : protocol::MatchMethod::kBloom;
+  auto r = co_await run_job(peer, method);
+  if (!r) {
+    spdlog::info("scheduled match job with {}: {}", peer.str(), r.error().what);
+    finish(r.error(), every);
+    co_return;
+  }
+  spdlog::info("scheduled match job {} with {}: {} new candidate(s), {} found again", r.value().job_id, peer.str(),
+               r.value().candidates, r.value().known);
+  finish(std::nullopt, every);
+}
+
+nlohmann::json MatchService::status() {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [org, entry] : policies_.current()->entries()) {
+    const auto& every = entry.agreement->match().every;
+    nlohmann::json j{{"every_s", every ? every->count() : 0}};
+    if (auto last = engine_.last_job(org); last && last.value()) {
+      j["last_job_ms"] = to_unix_ms(last.value()->at);
+      j["last_method"] = last.value()->method;
+    }
+    if (auto it = schedule_.find(org); it != schedule_.end() && !it->second.last_error.empty()) {
+      j["last_error"] = it->second.last_error;
+    }
+    out[org.str()] = std::move(j);
+  }
+  return out;
+}
 
 boost::asio::awaitable<Result<MatchJobOutcome>> MatchService::run_job(OrgId peer, protocol::MatchMethod method) {
   auto agreement = policies_.current()->for_peer(peer);
@@ -99,6 +195,7 @@ boost::asio::awaitable<nlohmann::json> MatchService::admin_match(const nlohmann:
                            {"query_points", o.query_points},
                            {"peer_points", o.peer_points},
                            {"candidates", o.candidates},
+                           {"known_candidates", o.known},
                            {"candidate_ids", o.candidate_ids},
                            {"quota_left", o.quota_left}};
 }

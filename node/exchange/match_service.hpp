@@ -6,13 +6,21 @@
 //   {"cmd":"match","peer":P,"method":"psi"}  -> {"ok":true,"job":...,"candidates":N,...}
 //   {"cmd":"match_confirm","id":N}             -> {"ok":true,"id":N,"fields":K,"refused":R}
 // A refusal by the peer (method not allowed, quota) comes back as {"ok":false,"error":...}.
+// Scheduled jobs: for each agreement in force whose match section sets `every`, the node runs a
+// job with that peer (psi when our agreement allows it, else bloom) once `every` has passed
+// since the last job with it (the first one period after the node started) AND our records
+// changed since (MatchEngine::scheduled_job_due);
+// a pair found again is not a new candidate (stable handles). A failed scheduled job is
+// retried after min(every, 1h), not at once, so a refusing peer is not hammered.
 // Threading: the node's io thread only (like node/net and SyncService).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
 #include <array>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -25,12 +33,19 @@ namespace jisr::exchange {
 
 struct MatchOptions {
   std::chrono::milliseconds request_timeout{120'000};  // one match or reveal round trip
+  std::chrono::milliseconds schedule_poll{30'000};     // how often due jobs are looked for (at most)
 };
 
 class MatchService {
  public:
-  MatchService(net::PeerNetwork& network, const policies::PolicyHolder& policies, MatchEngine& engine,
-               MatchOptions options = {});
+  MatchService(boost::asio::io_context& io, net::PeerNetwork& network, const policies::PolicyHolder& policies,
+               MatchEngine& engine, const Clock& clock, MatchOptions options = {});
+
+  // Starts and stops the loop that runs scheduled jobs.
+  void start();
+  void stop() { *running_ = false; }
+  // Per peer with a schedule: {"every_s", "last_job_ms", "last_method", "last_error"}.
+  nlohmann::json status();
   MatchService(const MatchService&) = delete;
   MatchService& operator=(const MatchService&) = delete;
 
@@ -51,11 +66,26 @@ class MatchService {
   boost::asio::awaitable<nlohmann::json> admin_confirm(const nlohmann::json& request);
 
  private:
+  boost::asio::awaitable<void> schedule_loop();
+  // Runs one scheduled job with the peer if it is due (called by schedule_loop).
+  boost::asio::awaitable<void> run_if_due(OrgId peer);
+
+  struct Schedule {
+    bool busy = false;
+    std::optional<std::chrono::steady_clock::time_point> retry_after;
+    std::string last_error;
+  };
+
+  boost::asio::io_context& io_;
   net::PeerNetwork& network_;
   const policies::PolicyHolder& policies_;
   MatchEngine& engine_;
+  const Clock& clock_;
+  TimePoint started_{};
   MatchOptions options_;
   std::map<OrgId, std::array<uint8_t, 32>> peer_keys_;
+  std::map<OrgId, Schedule> schedule_;
+  std::shared_ptr<bool> running_ = std::make_shared<bool>(false);
 };
 
 }  // namespace jisr::exchange

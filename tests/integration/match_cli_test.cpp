@@ -162,3 +162,60 @@ TEST_CASE("match: psi between two nodes, review, reveal, refusals", "[cli][match
   CHECK(run_jisr({"audit", "verify", "--dir", platform.dir.string()}).exit_code == 0);
   CHECK(run_jisr({"audit", "verify", "--dir", institution.dir.string()}).exit_code == 0);
 }
+
+TEST_CASE("match: scheduled jobs run on their own when our records changed", "[cli][match]") {
+  TempDir tmp;
+  auto platform = init_test_node(tmp, "mpfp");
+  auto institution = init_test_node(tmp, "iimp");
+  pin_peer(platform, institution);
+  pin_peer(institution, platform);
+  // The platform's example agreement with a two-second schedule instead of six hours.
+  {
+    std::ifstream in(source_dir() / "policies/examples/mpfp-to-iimp.yaml", std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string from = "every: 6h";
+    REQUIRE(text.find(from) != std::string::npos);
+    text.replace(text.find(from), from.size(), "every: 2s");
+    std::ofstream(tmp / "mpfp-to-iimp.yaml", std::ios::binary) << text;
+  }
+  apply(platform, tmp / "mpfp-to-iimp.yaml");
+  apply(institution, source_dir() / "policies/examples/iimp-to-mpfp.yaml");
+  import(platform, "platform-reports.csv", "platform-reports.mapping.yaml");
+  import(institution, "institution-cases.csv", "institution-cases.mapping.yaml");
+
+  ServeProcess p(platform.dir, tmp / "p.log");
+  ServeProcess i(institution.dir, tmp / "i.log");
+  // Nobody runs `jisr match`: the node does, one period after it started.
+  REQUIRE(eventually([&] { return audit_entries(platform, "match_job").size() == 1; }, std::chrono::seconds(30)));
+  auto first = json::parse(run_jisr({"matches", "list", "--dir", platform.dir.string(), "--json"}).out);
+  std::set<std::string> records;
+  for (const auto& c : first) records.insert(c["record"].get<std::string>());
+  CHECK(records.count("D-P001") == 1);
+  auto status = run_jisr({"status", "--dir", platform.dir.string()});
+  CHECK(status.out.find("match jobs every 2 s when our records changed; last psi job") != std::string::npos);
+
+  // A new report: the next scheduled job queries again; pairs found before are not new
+  // candidates, so each (record, peer handle) appears once.
+  {
+    std::ifstream in(source_dir() / "deploy/demo/platform-reports.csv", std::ios::binary);
+    std::string header, row;
+    std::getline(in, header);
+    std::getline(in, row);  // D-P001
+    row.replace(row.find("D-P001"), 6, "D-P101");
+    std::ofstream(tmp / "new.csv", std::ios::binary) << header << "\n" << row << "\n";
+    auto r = run_jisr({"import", "--dir", platform.dir.string(), "--mapping",
+                       (source_dir() / "deploy/demo/platform-reports.mapping.yaml").string(), (tmp / "new.csv").string()});
+    REQUIRE(r.exit_code == 0);
+  }
+  REQUIRE(eventually([&] { return audit_entries(platform, "match_job").size() == 2; }, std::chrono::seconds(30)));
+  auto second = json::parse(run_jisr({"matches", "list", "--dir", platform.dir.string(), "--json"}).out);
+  std::set<std::pair<std::string, std::string>> pairs;
+  std::set<std::string> second_records;
+  for (const auto& c : second) {
+    CHECK(pairs.insert({c["record"].get<std::string>(), c["handle"].get<std::string>()}).second);
+    second_records.insert(c["record"].get<std::string>());
+  }
+  CHECK(second_records.count("D-P101") == 1);
+  CHECK(second.size() > first.size());
+  CHECK(run_jisr({"audit", "verify", "--dir", platform.dir.string()}).exit_code == 0);
+}

@@ -165,6 +165,53 @@ TEST_CASE("a psi job finds the shared person, stores a candidate and reveals on 
     CHECK(institution.entries(audit::AuditKind::kReveal).empty());
   }
 
+  SECTION("a second job finds the pair again under the same handle: no new candidate") {
+    auto again = platform.engine.begin_job(*platform_agreement, protocol::MatchMethod::kPsi);
+    REQUIRE(again);
+    auto answer2 = institution.engine.answer(OrgId("mpfp"), institution_agreement.get(), again.value().request);
+    REQUIRE(answer2);
+    std::set<std::string> handles2(answer2.value().handles.begin(), answer2.value().handles.end());
+    CHECK(handles2 == handles);  // stable per (peer, record)
+    auto outcome2 = platform.engine.finish_job(again.value(), answer2.value());
+    REQUIRE(outcome2);
+    CHECK(outcome2.value().candidates == 0);
+    CHECK(outcome2.value().known == 1);
+    CHECK(platform.candidates().size() == 1);
+    // A reveal still works for the candidate of the first job.
+    auto reveal = platform.engine.begin_reveal(c.id, *platform_agreement);
+    REQUIRE(reveal);
+    auto revealed = institution.engine.answer_reveal(OrgId("mpfp"), institution_agreement.get(), reveal.value());
+    REQUIRE(revealed);
+    CHECK(revealed.value().records.size() == 1);
+  }
+
+  SECTION("another peer gets other handles for the same records") {
+    auto other_agreement = compile(replace(example_text("iimp-to-mpfp.yaml"), "peer: mpfp", "peer: other"), "other.yaml");
+    auto q2 = platform.engine.begin_job(*platform_agreement, protocol::MatchMethod::kPsi);
+    REQUIRE(q2);
+    auto answer2 = institution.engine.answer(OrgId("other"), other_agreement.get(), q2.value().request);
+    REQUIRE(answer2);
+    for (const auto& h : answer2.value().handles) CHECK(handles.count(h) == 0);
+  }
+
+  SECTION("a scheduled job is due one period after the last job, and only when our records changed") {
+    const auto every = std::chrono::seconds(3600);
+    const TimePoint started = clock.now();
+    // The job above ran at `started`: not due before a period has passed.
+    CHECK_FALSE(platform.engine.scheduled_job_due(OrgId("iimp"), every, started).value());
+    clock.advance(every);
+    CHECK_FALSE(platform.engine.scheduled_job_due(OrgId("iimp"), every, started).value());  // nothing changed
+    platform.put("P3", {{"given_name", "سلمى"}, {"family_name", "الحسن"}});
+    CHECK(platform.engine.scheduled_job_due(OrgId("iimp"), every, started).value());
+    // With no job yet, the first one comes one period after the node started.
+    CHECK_FALSE(platform.engine.scheduled_job_due(OrgId("nobody"), every, clock.now()).value());
+    CHECK(platform.engine.scheduled_job_due(OrgId("nobody"), every, clock.now() - every).value());
+    auto last = platform.engine.last_job(OrgId("iimp"));
+    REQUIRE(last);
+    REQUIRE(last.value());
+    CHECK(last.value()->method == "psi");
+  }
+
   SECTION("reject marks the candidate and a rejected candidate cannot be confirmed") {
     REQUIRE(platform.engine.reject(c.id));
     CHECK(platform.candidates().front().status == "rejected");
