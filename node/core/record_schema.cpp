@@ -23,7 +23,7 @@ fields:
   mother_name:          { type: string, identity: true, match: name, max_bytes: 256 }
   sex:                  { type: enum, values: [male, female, unknown], match: category }
   birth_date:           { type: date, identity: true, match: date }
-  age_at_disappearance: { type: integer }
+  age_at_disappearance: { type: integer, age_of: birth_date, age_at: missing_date }
   birth_place:          { type: string, identity: true, match: place, max_bytes: 256 }
   missing_date:         { type: date, match: date }
   missing_place:        { type: string, match: place, max_bytes: 256 }
@@ -168,6 +168,7 @@ Result<RecordSchema> RecordSchema::load(YamlSource& src) {
   src.check_keys(root, {"schema", "fields"});
   if (auto name = src.scalar(root["schema"], "schema")) schema.name_ = *name;
   const auto fields = root["fields"];
+  std::vector<std::pair<std::string, YAML::Mark>> age_marks;  // age fields, checked at the end
   if (src.expect_map(fields, "fields")) {
     for (const auto& kv : fields) {
       FieldSpec spec;
@@ -183,7 +184,7 @@ Result<RecordSchema> RecordSchema::load(YamlSource& src) {
       spec.name = name;
       const auto& body = kv.second;
       if (!src.expect_map(body, "field")) continue;
-      src.check_keys(body, {"type", "values", "identity", "max_bytes", "match"});
+      src.check_keys(body, {"type", "values", "identity", "max_bytes", "match", "age_of", "age_at"});
       if (auto t = src.scalar(body["type"], "type")) {
         if (auto type = parse_type(*t)) {
           spec.type = *type;
@@ -210,6 +211,18 @@ Result<RecordSchema> RecordSchema::load(YamlSource& src) {
           }
         }
       }
+      if (body["age_of"] || body["age_at"]) {
+        auto of = src.scalar(body["age_of"], "age_of");
+        auto at = src.scalar(body["age_at"], "age_at");
+        if (!of || !at) {
+          src.error(body, "an age field needs both 'age_of' (the birth date field) and 'age_at' (the event date field)");
+        } else {
+          spec.age_of = *of;
+          spec.age_at = *at;
+          age_marks.emplace_back(spec.name, body.Mark());
+          if (spec.type != FieldType::kInteger) src.error(body, "an age field ('age_of') must be of type integer");
+        }
+      }
       if (body["max_bytes"]) {
         if (auto n = src.integer(body["max_bytes"], "max_bytes")) {
           if (*n < 1 || *n > (1 << 20)) {
@@ -220,6 +233,16 @@ Result<RecordSchema> RecordSchema::load(YamlSource& src) {
         }
       }
       schema.fields_.push_back(std::move(spec));
+    }
+  }
+  // Age fields name date fields of this schema (checked once all fields are known).
+  for (const auto& [name, mark] : age_marks) {
+    const FieldSpec* f = schema.find(name);
+    for (const auto& target : {f->age_of, f->age_at}) {
+      const FieldSpec* t = schema.find(target);
+      if (t == nullptr || t->is_pattern || t->type != FieldType::kDate) {
+        src.error(mark, fmt::format("field '{}': '{}' is not a date field of the schema", name, target));
+      }
     }
   }
   if (!src.ok()) return src.to_error();

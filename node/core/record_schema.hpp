@@ -40,6 +40,11 @@ struct FieldSpec {
   bool identity = false;   // used to identify a person (match keys, minimisation reports)
   size_t max_bytes = 4096; // longest value accepted
   MatchRole match = MatchRole::kNone;  // role in record linkage
+  // An integer field may be an age at an event: the person was that old on the date of
+  // `age_at`, which record linkage turns into a birth-year estimate for the date field
+  // `age_of` when that is empty. Both empty: not an age.
+  std::string age_of;
+  std::string age_at;
 };
 
 class RecordSchema {

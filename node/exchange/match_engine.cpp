@@ -8,6 +8,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 
 #include "node/core/bytes.hpp"
 #include "node/core/digest.hpp"
@@ -104,6 +105,10 @@ std::string stable_handle(const std::array<uint8_t, 32>& secret, const OrgId& pe
                      msg.size(), secret.data(), secret.size());
   return h;
 }
+
+// PSI group operations use every core: a job is tens of thousands of scalar multiplications,
+// and it runs off the node's io thread (MatchService), so the cores are otherwise idle.
+unsigned psi_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 bool is_name_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'; }
 bool is_name(std::string_view s) { return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), is_name_char); }
@@ -205,6 +210,17 @@ std::string match_domain(const OrgId& a, const OrgId& b) {
   return fmt::format("jisr-match/{}/{}", lo, hi);
 }
 
+// Age rules from our schema's age fields (record_schema.hpp) whose birth field is matched and
+// whose age field the agreement lists: they only estimate birth years of our own records, so
+// each side takes them from its own schema and nothing about them travels.
+static void add_age_rules(match::MatchSpec& spec, const RecordSchema& schema, const std::vector<std::string>& allowed) {
+  for (const auto& f : schema.fields()) {
+    if (f.age_of.empty() || !std::binary_search(allowed.begin(), allowed.end(), f.name)) continue;
+    if (std::find(spec.fields.begin(), spec.fields.end(), f.age_of) == spec.fields.end()) continue;
+    spec.ages.push_back(match::AgeRule{f.name, f.age_at, f.age_of, 1});
+  }
+}
+
 Result<match::MatchSpec> spec_for(const policies::MatchSection& section, const RecordSchema& schema,
                                   const OrgId& self, const OrgId& peer) {
   if (section.methods.empty() || section.fields.empty()) {
@@ -220,7 +236,8 @@ Result<match::MatchSpec> spec_for(const policies::MatchSection& section, const R
   }
   // Schema order: the first name field is the person's own name, the first date the birth date.
   for (const auto& f : schema.fields()) {
-    if (!f.is_pattern && wanted.count(f.name)) spec.fields.push_back(f.name);
+    // An age field is not matched itself: it estimates the birth date (add_age_rules).
+    if (!f.is_pattern && f.age_of.empty() && wanted.count(f.name)) spec.fields.push_back(f.name);
   }
   if (!section.keys.empty()) {
     for (const auto& k : section.keys) spec.keys.push_back({k.id, k.fields});
@@ -233,6 +250,7 @@ Result<match::MatchSpec> spec_for(const policies::MatchSection& section, const R
     }
   }
   if (section.bloom_threshold) spec.bloom_threshold = *section.bloom_threshold;
+  add_age_rules(spec, schema, section.fields);
   return spec;
 }
 
@@ -288,6 +306,20 @@ Result<std::vector<Candidate>> list_candidates(const store::TxnView& txn) {
   }));
   JISR_TRY(inner);
   return out;
+}
+
+std::optional<RecordId> record_behind_handle(const store::TxnView& txn, const OrgId& peer, std::string_view handle_hex,
+                                             TimePoint now) {
+  auto v = txn.get(Table::kMatches, handle_key(peer, handle_hex));
+  if (!v) return std::nullopt;
+  auto j = nlohmann::json::parse(*v, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || j.value("peer", std::string()) != peer.str() ||
+      j.value("expires_ms", int64_t{0}) < to_unix_ms(now)) {
+    return std::nullopt;
+  }
+  RecordId id(j.value("record", std::string()));
+  if (!is_valid_record_id(id.str())) return std::nullopt;
+  return id;
 }
 
 Result<std::optional<Candidate>> get_candidate(const store::TxnView& txn, uint64_t id) {
@@ -374,7 +406,7 @@ Result<MatchQuery> MatchEngine::begin_job(const policies::CompiledAgreement& our
     }
     q.request.threshold = static_cast<float>(q.spec->bloom_threshold);
   } else {
-    JISR_TRY(auto blinded, match::blind_keys(*q.secret, keys));
+    JISR_TRY(auto blinded, match::blind_keys(*q.secret, keys, psi_threads()));
     q.request.points.reserve(blinded.size());
     for (const auto& p : blinded) q.request.points.push_back(as_bytes(p));
   }
@@ -420,7 +452,7 @@ Result<MatchJobOutcome> MatchEngine::finish_job(MatchQuery& q, const protocol::M
     }
     JISR_TRY(auto mine, points_from(response.points, "match answer"));
     JISR_TRY(auto theirs_once, points_from(response.responder_points, "match answer"));
-    JISR_TRY(auto theirs, match::reblind_all(*q.secret, theirs_once));
+    JISR_TRY(auto theirs, match::reblind_all(*q.secret, theirs_once, psi_threads()));
     q.secret.reset();  // wiped: nothing more to blind in this job
     // (our record, their handle) -> matched key kinds
     std::map<std::pair<uint32_t, std::string>, std::vector<uint32_t>> kinds;
@@ -654,6 +686,7 @@ Result<protocol::MatchResponse> MatchEngine::answer(const OrgId& peer, const pol
     return refuse(Errc::kInvalidInput, "more points than the record count allows", audit::AuditKind::kMatchJob);
   }
   spec.value().agreement_id = match_domain(self_, peer);
+  add_age_rules(spec.value(), schema_, section.fields);
   auto compiled = match::compile_match_spec(spec.value(), schema_);
   if (!compiled) return refuse(Errc::kInvalidInput, "match spec does not fit this node's schema", audit::AuditKind::kMatchJob);
   const bool bloom = req.method == protocol::MatchMethod::kBloom;
@@ -692,7 +725,7 @@ Result<protocol::MatchResponse> MatchEngine::answer(const OrgId& peer, const pol
     if (!done) return refuse(done.error().code, done.error().what, audit::AuditKind::kMatchJob);
   } else {
     auto secret = match::PsiSecret::generate();
-    auto reblinded = match::reblind_all(secret, query_points);
+    auto reblinded = match::reblind_all(secret, query_points, psi_threads());
     if (!reblinded) return refuse(Errc::kInvalidInput, "invalid point in match query", audit::AuditKind::kMatchJob);
     for (const auto& p : reblinded.value()) resp.points.push_back(as_bytes(p));
     std::vector<match::MatchKey> keys;
@@ -712,7 +745,7 @@ Result<protocol::MatchResponse> MatchEngine::answer(const OrgId& peer, const pol
         return true;
       }));
     }
-    JISR_TRY(auto own, match::blind_keys(secret, keys));
+    JISR_TRY(auto own, match::blind_keys(secret, keys, psi_threads()));
     // Shuffled so the order of points says nothing about record order or key kinds.
     std::vector<size_t> order(own.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -804,19 +837,12 @@ Result<protocol::RevealResponse> MatchEngine::answer_reveal(const OrgId& peer, c
         continue;
       }
       const std::string hex = to_hex(reinterpret_cast<const uint8_t*>(h.data()), h.size());
-      auto v = txn.get(Table::kMatches, handle_key(peer, hex));
-      if (!v) {
+      auto id = record_behind_handle(txn, peer, hex, now);
+      if (!id) {
         ++resp.refused;
         continue;
       }
-      auto j = nlohmann::json::parse(*v, nullptr, false);
-      if (j.is_discarded() || !j.is_object() || j.value("peer", std::string()) != peer.str() ||
-          j.value("expires_ms", int64_t{0}) < to_unix_ms(now)) {
-        ++resp.refused;
-        continue;
-      }
-      RecordId id(j.value("record", std::string()));
-      JISR_TRY(auto rec, records.get(txn, id));
+      JISR_TRY(auto rec, records.get(txn, *id));
       if (!rec) {  // deleted since the job: nothing to reveal
         ++resp.refused;
         continue;
@@ -834,7 +860,7 @@ Result<protocol::RevealResponse> MatchEngine::answer_reveal(const OrgId& peer, c
       e.kind = audit::AuditKind::kReveal;
       e.actor = {audit::ActorKind::kPeer, peer.str()};
       e.peer = peer.str();
-      e.record_id = id.str();
+      e.record_id = id->str();
       e.record_version = rec->version;
       e.job_id = req.job_id;
       e.agreement_id = ours->id().str();

@@ -94,6 +94,11 @@ Result<std::vector<Candidate>> list_candidates(const store::TxnView& txn);
 Result<std::optional<Candidate>> get_candidate(const store::TxnView& txn, uint64_t id);
 Result<void> put_candidate(store::WriteTxn& txn, const Candidate& c);
 
+// Responder: the record behind one of our handles given to `peer` (nullopt: unknown, another
+// peer's, or expired). For reveals, and for evaluation programs that own both nodes.
+std::optional<RecordId> record_behind_handle(const store::TxnView& txn, const OrgId& peer, std::string_view handle_hex,
+                                             TimePoint now);
+
 // Querier state of one job between begin_job and finish_job. Move-only (holds the secret).
 struct MatchQuery {
   std::string job_id;

@@ -38,6 +38,16 @@ MatchService::MatchService(boost::asio::io_context& io, net::PeerNetwork& networ
                            MatchOptions options)
     : io_(io), network_(network), policies_(policies), engine_(engine), clock_(clock), options_(options) {}
 
+template <class F>
+asio::awaitable<std::invoke_result_t<F&>> MatchService::off_io(F fn) {
+  using R = std::invoke_result_t<F&>;
+  // std::optional: co_spawn's result must be default-constructible, Result<T> is not.
+  auto out = co_await asio::co_spawn(
+      workers_.get_executor(), [&fn]() -> asio::awaitable<std::optional<R>> { co_return std::optional<R>(fn()); },
+      asio::use_awaitable);
+  co_return std::move(*out);
+}
+
 void MatchService::start() {
   *running_ = true;
   started_ = clock_.now();
@@ -130,13 +140,15 @@ boost::asio::awaitable<Result<MatchJobOutcome>> MatchService::run_job(OrgId peer
   if (!agreement) co_return make_error(Errc::kDenied, "no agreement with " + peer.str() + " in force on this node", peer.str());
   std::optional<std::array<uint8_t, 32>> key;
   if (auto it = peer_keys_.find(peer); it != peer_keys_.end()) key = it->second;
-  JISR_CO_TRY(auto query, engine_.begin_job(*agreement, method, key));
+  auto begin = [&] { return engine_.begin_job(*agreement, method, key); };  // named: GCC 12 and co_await temporaries
+  JISR_CO_TRY(auto query, co_await off_io(begin));
   protocol::Message request{0, query.request};  // named: GCC 12 and co_await temporaries
   auto reply = co_await network_.request(peer, std::move(request), options_.request_timeout);
   if (!reply) co_return reply.error();
   const auto* response = reply.value().get<protocol::MatchResponse>();
   if (!response) co_return make_error(Errc::kInvalidInput, "the peer answered a match query with something else", peer.str());
-  auto outcome = engine_.finish_job(query, *response);
+  auto finish = [&] { return engine_.finish_job(query, *response); };
+  auto outcome = co_await off_io(finish);
   if (outcome) {
     spdlog::info("match job {} with {}: {} record(s) queried, {} candidate(s)", outcome.value().job_id, peer.str(),
                  outcome.value().query_records, outcome.value().candidates);
@@ -161,7 +173,8 @@ boost::asio::awaitable<std::optional<protocol::Message>> MatchService::handle(co
                                                                                const protocol::Message& message) {
   auto agreement = policies_.current()->for_peer(peer.org);
   if (const auto* req = message.get<protocol::MatchRequest>()) {
-    auto r = engine_.answer(peer.org, agreement.get(), *req, peer.sign_key);
+    auto answer = [&] { return engine_.answer(peer.org, agreement.get(), *req, peer.sign_key); };
+    auto r = co_await off_io(answer);
     if (!r) {
       spdlog::info("match query from {} refused: {}", peer.org.str(), r.error().what);
       co_return protocol::error_message(wire_code(r.error().code), r.error().what, message.request_id);

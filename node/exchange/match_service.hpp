@@ -12,17 +12,23 @@
 // changed since (MatchEngine::scheduled_job_due);
 // a pair found again is not a new candidate (stable handles). A failed scheduled job is
 // retried after min(every, 1h), not at once, so a refusing peer is not hammered.
-// Threading: the node's io thread only (like node/net and SyncService).
+// Threading: called on the node's io thread only (like node/net and SyncService). The heavy
+// steps of a job (keys, blinding, the responder's answer, the intersection: minutes of CPU for
+// tens of thousands of records) run on one worker thread of this service, so the io thread
+// keeps serving sync, pings and the admin socket meanwhile; one job computes at a time.
+// Shutdown waits for a computation in progress to end.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <array>
 #include <chrono>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <type_traits>
 
 #include "node/exchange/match_engine.hpp"
 #include "node/net/peer_identity.hpp"
@@ -32,7 +38,10 @@
 namespace jisr::exchange {
 
 struct MatchOptions {
-  std::chrono::milliseconds request_timeout{120'000};  // one match or reveal round trip
+  // One match or reveal round trip: a responder answers a job of tens of thousands of records
+  // in minutes (PSI group operations), so this is generous; a dead peer is found sooner by the
+  // session's keepalive.
+  std::chrono::milliseconds request_timeout{30 * 60'000};
   std::chrono::milliseconds schedule_poll{30'000};     // how often due jobs are looked for (at most)
 };
 
@@ -66,6 +75,9 @@ class MatchService {
   boost::asio::awaitable<nlohmann::json> admin_confirm(const nlohmann::json& request);
 
  private:
+  // Runs fn() on the worker thread and resumes on the io thread with its result.
+  template <class F>
+  boost::asio::awaitable<std::invoke_result_t<F&>> off_io(F fn);
   boost::asio::awaitable<void> schedule_loop();
   // Runs one scheduled job with the peer if it is due (called by schedule_loop).
   boost::asio::awaitable<void> run_if_due(OrgId peer);
@@ -86,6 +98,7 @@ class MatchService {
   std::map<OrgId, std::array<uint8_t, 32>> peer_keys_;
   std::map<OrgId, Schedule> schedule_;
   std::shared_ptr<bool> running_ = std::make_shared<bool>(false);
+  boost::asio::thread_pool workers_{1};  // last member: joined first on destruction
 };
 
 }  // namespace jisr::exchange

@@ -2,8 +2,13 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
+#include <thread>
+#include <utility>
+#include <vector>
 #include <string>
 #include <unordered_map>
 
@@ -85,28 +90,57 @@ Result<GroupElement> PsiSecret::reblind(const GroupElement& point) const {
   return out;
 }
 
-Result<std::vector<GroupElement>> blind_keys(const PsiSecret& secret,
-                                             std::span<const MatchKey> keys) {
-  std::vector<GroupElement> out;
-  out.reserve(keys.size());
-  for (const auto& k : keys) {
-    JISR_TRY(auto p, secret.blind(k.bytes));
-    out.push_back(p);
+namespace {
+
+// Runs op(i) for i in [0, n) on up to `threads` threads in contiguous slices; returns the error
+// of the lowest failing index, if any (so the result does not depend on scheduling).
+template <class Op>
+Result<void> parallel_for(size_t n, unsigned threads, Op op) {
+  constexpr size_t kMinSlice = 2048;  // below this a thread costs more than it saves
+  const size_t slices = std::max<size_t>(1, std::min<size_t>(threads, n / kMinSlice));
+  std::vector<std::optional<std::pair<size_t, Error>>> failed(slices);
+  auto run = [&](size_t s) {
+    const size_t lo = n * s / slices, hi = n * (s + 1) / slices;
+    for (size_t i = lo; i < hi; ++i) {
+      if (auto r = op(i); !r) {
+        failed[s].emplace(i, r.error());
+        return;
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t s = 1; s < slices; ++s) pool.emplace_back(run, s);
+  run(0);
+  for (auto& t : pool) t.join();
+  for (auto& f : failed) {
+    if (f) return f->second;
   }
+  return ok();
+}
+
+}  // namespace
+
+Result<std::vector<GroupElement>> blind_keys(const PsiSecret& secret, std::span<const MatchKey> keys,
+                                             unsigned threads) {
+  std::vector<GroupElement> out(keys.size());
+  JISR_TRY(parallel_for(keys.size(), threads, [&](size_t i) -> Result<void> {
+    auto p = secret.blind(keys[i].bytes);
+    if (!p) return p.error();
+    out[i] = p.value();
+    return ok();
+  }));
   return out;
 }
 
-Result<std::vector<GroupElement>> reblind_all(const PsiSecret& secret,
-                                              std::span<const GroupElement> points) {
-  std::vector<GroupElement> out;
-  out.reserve(points.size());
-  for (size_t i = 0; i < points.size(); ++i) {
+Result<std::vector<GroupElement>> reblind_all(const PsiSecret& secret, std::span<const GroupElement> points,
+                                              unsigned threads) {
+  std::vector<GroupElement> out(points.size());
+  JISR_TRY(parallel_for(points.size(), threads, [&](size_t i) -> Result<void> {
     auto p = secret.reblind(points[i]);
-    if (!p) {
-      return make_error(p.error().code, p.error().what, "psi element " + std::to_string(i));
-    }
-    out.push_back(p.value());
-  }
+    if (!p) return make_error(p.error().code, p.error().what, "psi element " + std::to_string(i));
+    out[i] = p.value();
+    return ok();
+  }));
   return out;
 }
 

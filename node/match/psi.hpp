@@ -50,12 +50,15 @@ class PsiSecret {
   std::array<uint8_t, 32> scalar_{};
 };
 
-// Blinds every key; the result is parallel to `keys`.
-Result<std::vector<GroupElement>> blind_keys(const PsiSecret& secret,
-                                             std::span<const MatchKey> keys);
-// Re-blinds a peer's points; fails on the first invalid one (where = its index).
-Result<std::vector<GroupElement>> reblind_all(const PsiSecret& secret,
-                                              std::span<const GroupElement> points);
+// Blinds every key; the result is parallel to `keys`. With threads > 1 the work is split
+// into contiguous slices on that many threads (the group operations are independent; a job's
+// tens of thousands of scalar multiplications are the cost of PSI).
+Result<std::vector<GroupElement>> blind_keys(const PsiSecret& secret, std::span<const MatchKey> keys,
+                                             unsigned threads = 1);
+// Re-blinds a peer's points; fails on the first invalid one (where = its index), whatever
+// the number of threads.
+Result<std::vector<GroupElement>> reblind_all(const PsiSecret& secret, std::span<const GroupElement> points,
+                                              unsigned threads = 1);
 
 // Equal elements of two lists of doubly-blinded points: pairs (index in mine, index in theirs).
 struct PsiHit {

@@ -547,6 +547,16 @@ awaitable<void> Session::serve_request([[maybe_unused]] std::shared_ptr<Session>
     reply->request_id = id;
     if (auto r = enqueue(*reply); !r) {
       spdlog::warn("peer {}: reply to {} dropped: {}", peer_.org.str(), protocol::message_kind_name(kind), r.error().what);
+      // The requester must not wait for an answer that will never come: tell it why (a reply
+      // over the frame limit is the usual case, e.g. a match job too large for one frame).
+      if (r.error().code != Errc::kDisconnected && !closing_) {
+        (void)enqueue(protocol::error_message(ErrorCode::kOverloaded,
+                                              fmt::format("the answer could not be sent: {}{}", r.error().what,
+                                                          r.error().what.find("frame limit") != std::string::npos
+                                                              ? " (limits.max_frame_bytes of both nodes)"
+                                                              : ""),
+                                              id));
+      }
     }
   }
 }

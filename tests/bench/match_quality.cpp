@@ -1,24 +1,29 @@
-// match_quality A.csv B.csv truth.csv [hard_negatives.csv]
+// match_quality A.csv B.csv truth.csv [hard_negatives.csv] [--jisr PATH] [--in-process|--nodes-only]
 //
-// Linkage quality of both match methods through the real node/match API, in one process (the
-// two-node protocol is wired by node/exchange; this measures the matching itself):
+// Linkage quality of both match methods, measured twice in one run:
+// 1. Through two real nodes (the headline figures): a platform node holding A and an
+//    institution node holding B, imported with the mappings of deploy/demo and under the
+//    linkage agreements of deploy/demo/linkage; `jisr match --method psi|bloom` runs over TLS
+//    and the real protocol, and the platform's stored candidates are scored against the truth
+//    (tests/bench/match_via_nodes.hpp). Also prints each job's end-to-end time.
+// 2. In one process through the node/match API, for diagnosis, with the baselines without
+//    privacy measured on the same records: exact normalised keys (the PSI keys in clear) and
+//    fuzzy field similarity (the Bloom grams in clear).
 //   psi   : querier (A) and responder (B) each blind their keys with a per-job secret, the
 //           responder re-blinds the querier's points, the querier re-blinds the responder's
 //           points and intersects; the decision uses only which key kinds matched.
 //   bloom : both sides derive the agreement secret from X25519 of their node keys, encode
 //           their records, block, compare by Dice and sweep the threshold.
-// Baselines measured in the same run, without privacy: exact normalised keys (the PSI keys in
-// clear) and fuzzy field similarity (the Bloom grams in clear).
 // Prints precision, recall and F1 for each; hard-negative pairs (relatives, namesakes) that a
 // method predicts are counted as false positives and also reported on their own.
-// Column mappings of the arabic-dev files are below (the CSV importer's mapping files are not
-// used so that this program runs on its own).
+// The in-process part maps the arabic-dev columns itself (below), so it runs on its own.
 #include <sodium.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -37,10 +42,11 @@
 #include "node/match/match_spec.hpp"
 #include "node/match/psi.hpp"
 #include "node/match/scorer.hpp"
+#include "tests/bench/match_via_nodes.hpp"
 
 using namespace jisr;
 using namespace jisr::match;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
@@ -153,8 +159,8 @@ void print_quality(const char* name, const Quality& q, const std::string& extra 
               extra.c_str());
 }
 
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
+double seconds_since(SteadyClock::time_point t0) {
+  return std::chrono::duration<double>(SteadyClock::now() - t0).count();
 }
 
 // A scored pair: querier record, responder record, score.
@@ -235,8 +241,35 @@ void explain(const char* method, const PairSet& predicted, const PairSet& truth,
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Options after the files: --jisr PATH (default $JISR_BIN or ./node/app/jisr; the two-node
+  // part is skipped when there is none), --in-process (skip the two-node part), --nodes-only
+  // (skip the in-process part).
+  std::string jisr_bin = std::getenv("JISR_BIN") ? std::getenv("JISR_BIN") : "./node/app/jisr";
+  const std::filesystem::path source_dir = std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
+  bool nodes_only = false;
+  {
+    int kept = 1;
+    for (int i = 1; i < argc; ++i) {
+      const std::string arg = argv[i];
+      if (arg == "--jisr" && i + 1 < argc) {
+        jisr_bin = argv[++i];
+      } else if (arg == "--in-process") {
+        jisr_bin.clear();
+      } else if (arg == "--nodes-only") {
+        nodes_only = true;
+      } else {
+        argv[kept++] = argv[i];
+      }
+    }
+    argc = kept;
+  }
+  if (!jisr_bin.empty() && !std::filesystem::exists(jisr_bin)) {
+    std::fprintf(stderr, "match_quality: no jisr binary at %s; the two-node part is skipped\n", jisr_bin.c_str());
+    jisr_bin.clear();
+  }
   if (argc < 4) {
-    std::fprintf(stderr, "usage: match_quality A.csv B.csv truth.csv [hard_negatives.csv]\n");
+    std::fprintf(stderr,
+                 "usage: match_quality A.csv B.csv truth.csv [hard_negatives.csv] [--jisr PATH] [--in-process|--nodes-only]\n");
     return 2;
   }
   if (sodium_init() < 0) return 1;
@@ -277,6 +310,45 @@ int main(int argc, char** argv) {
   std::printf("records: A %zu, B %zu; truth pairs %zu; hard-negative pairs %zu\n",
               a.records.size(), b.records.size(), truth.size(), hard.size());
 
+  // ---- the real path: two nodes, TLS, the protocol ----
+  if (!jisr_bin.empty()) {
+    std::printf("through two nodes (%s; linkage agreements of deploy/demo/linkage):\n", jisr_bin.c_str());
+    std::unordered_map<std::string, uint32_t> ia, ib;
+    for (uint32_t i = 0; i < a.ids.size(); ++i) ia[a.ids[i]] = i;
+    for (uint32_t j = 0; j < b.ids.size(); ++j) ib[b.ids[j]] = j;
+    const auto runs = jisr::bench::match_via_nodes(jisr_bin, source_dir, argv[1], argv[2], {"psi", "bloom"});
+    for (const auto& run : runs) {
+      if (!run.ok) {
+        std::printf("  %-6s FAILED: %s\n", run.method.c_str(), run.error.c_str());
+        continue;
+      }
+      std::vector<Scored> scored;
+      PairSet stored;
+      for (const auto& c : run.candidates) {
+        if (!ia.count(c.a_id) || !ib.count(c.b_id)) continue;
+        scored.push_back({ia[c.a_id], ib[c.b_id], c.score});
+        stored.emplace(c.a_id, c.b_id);
+      }
+      char extra[128];
+      std::snprintf(extra, sizeof extra, "  [%.1f s end to end, %llu records queried]", run.seconds,
+                    static_cast<unsigned long long>(run.query_records));
+      const std::string label = run.method + " (nodes, all)";
+      print_quality(label.c_str(), evaluate(stored, truth, hard), extra);
+      const std::string best_label = run.method + " (nodes, best)";
+      if (run.method == "bloom") {
+        Sweep best = sweep(scored, truth, hard, a, b);
+        std::snprintf(extra, sizeof extra, "  [best threshold %.2f]", best.threshold);
+        print_quality(best_label.c_str(), best.quality, extra);
+      } else {
+        print_quality(best_label.c_str(), evaluate(to_pairs(best_per_querier(scored, 0.0), 0.0, a, b), truth, hard),
+                      "  [best candidate per querier record]");
+      }
+    }
+  }
+  if (nodes_only) return 0;
+  std::printf("\nin one process (node/match API), with baselines without privacy:\n");
+
+
   MatchSpec spec;
   spec.agreement_id = "mpfp-iimp-2026";
   spec.fields = {"given_name",   "father_name", "grandfather_name", "family_name",
@@ -291,7 +363,7 @@ int main(int argc, char** argv) {
   const CompiledMatchSpec& cs = compiled.value();
   std::printf("key kinds: %zu\n", cs.keys.size());
 
-  auto t0 = Clock::now();
+  auto t0 = SteadyClock::now();
   std::vector<RecordFeatures> fa, fb;
   for (const auto& r : a.records) fa.push_back(extract_features(cs, r));
   for (const auto& r : b.records) fb.push_back(extract_features(cs, r));
@@ -356,7 +428,7 @@ int main(int argc, char** argv) {
   }
 
   if (std::getenv("JISR_MATCH_QUALITY_SKIP_PSI") == nullptr) {
-    auto t1 = Clock::now();
+    auto t1 = SteadyClock::now();
     PsiSecret q = PsiSecret::generate();
     PsiSecret r = PsiSecret::generate();
     auto q_blinded = blind_keys(q, qkeys);                       // querier -> responder
@@ -386,7 +458,7 @@ int main(int argc, char** argv) {
 
   // ---- Bloom ----
   {
-    auto t1 = Clock::now();
+    auto t1 = SteadyClock::now();
     std::array<uint8_t, 32> pk_a{}, pk_b{};
     std::array<uint8_t, 64> sk_a{}, sk_b{};
     crypto_sign_keypair(pk_a.data(), sk_a.data());
@@ -450,5 +522,6 @@ int main(int argc, char** argv) {
     std::snprintf(extra, sizeof extra, "  [agreement threshold %.2f]", cs.bloom_threshold);
     print_quality("bloom", at_spec, extra);
   }
+
   return 0;
 }

@@ -127,6 +127,24 @@ TEST_CASE("schema files are checked with positions", "[core][schema]") {
   CHECK(text.find("unknown key 'colour'") != std::string::npos);
 }
 
+TEST_CASE("age fields name the birth and event date fields they estimate", "[core][schema]") {
+  const auto* age = RecordSchema::missing_person().find("age_at_disappearance");
+  REQUIRE(age != nullptr);
+  CHECK(age->age_of == "birth_date");
+  CHECK(age->age_at == "missing_date");
+  auto bad = YamlSource::from_string(
+      "schema: s\nfields:\n  born: { type: date }\n  seen: { type: string }\n"
+      "  age: { type: integer, age_of: born, age_at: seen }\n"
+      "  years: { type: string, age_of: born, age_at: born }\n  half: { type: integer, age_of: born }\n",
+      "s.yaml");
+  auto schema = RecordSchema::load(bad);
+  REQUIRE_FALSE(schema);
+  const auto& text = schema.error().what;
+  CHECK(text.find("s.yaml:5:8: field 'age': 'seen' is not a date field") != std::string::npos);
+  CHECK(text.find("must be of type integer") != std::string::npos);
+  CHECK(text.find("needs both 'age_of'") != std::string::npos);
+}
+
 TEST_CASE("node.yaml round-trips and refuses bad values", "[core][config]") {
   testing::TempDir dir;
   NodeConfig cfg;
