@@ -88,7 +88,8 @@ struct CompiledMatchSpec {
 //   first date (birth date)                                           +3 / -3
 //   other dates (events: relatives often disappear together)          +1 / -1
 //   places                                                            +1 / -1
-//   ids (digit errors and missing ids are common)                     +6 / -2
+//   ids (agreement is conclusive on its own; digit errors and missing  +10 / -2
+//   ids are common, so disagreement is weak)
 //   categories (sex: agreement says little, disagreement a lot)       +0.5 / -3
 //   text                                                              +1.5 / -1
 struct FieldWeights {

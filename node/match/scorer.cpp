@@ -76,21 +76,32 @@ Score score_with(const CompiledMatchSpec& spec, Sim sim) {
   Score s;
   std::vector<std::optional<double>> v(spec.fields.size());
   for (uint32_t f = 0; f < spec.fields.size(); ++f) v[f] = sim(f, f);
-  bool swapped = false;
+  auto comparisons = [&spec](const std::vector<std::optional<double>>& sims) {
+    std::vector<FieldComparison> out;
+    for (uint32_t f = 0; f < spec.fields.size(); ++f) {
+      if (sims[f]) out.push_back(FieldComparison{f, *sims[f], {}});
+    }
+    return out;
+  };
+  s.fields = comparisons(v);
+  double total = evidence(spec, s.fields);
   if (auto names = swappable_names(spec)) {
     auto [x, y] = *names;
     auto xy = sim(x, y), yx = sim(y, x);
-    if (v[x] && v[y] && xy && yx && *xy + *yx > *v[x] + *v[y] + 0.5) {
-      v[x] = xy;
-      v[y] = yx;
-      swapped = true;
+    if (v[x] && v[y] && xy && yx) {
+      std::vector<std::optional<double>> w = v;
+      w[x] = xy;
+      w[y] = yx;
+      auto crossed = comparisons(w);
+      double crossed_total = evidence(spec, crossed) - kSwapPenaltyBits;
+      if (crossed_total > total) {
+        s.fields = std::move(crossed);
+        total = crossed_total;
+        s.swapped = true;
+      }
     }
   }
-  for (uint32_t f = 0; f < spec.fields.size(); ++f) {
-    if (v[f]) s.fields.push_back(FieldComparison{f, *v[f], {}});
-  }
-  s.value = combine(spec, s.fields);
-  s.swapped = swapped;
+  s.value = logistic_score(total);
   return s;
 }
 
@@ -110,8 +121,12 @@ double evidence(const CompiledMatchSpec& spec, std::span<const FieldComparison> 
   return total;
 }
 
+double logistic_score(double evidence_bits) {
+  return 1.0 / (1.0 + std::exp(-evidence_bits / kEvidenceScale));
+}
+
 double combine(const CompiledMatchSpec& spec, std::span<const FieldComparison> fields) {
-  return 1.0 / (1.0 + std::exp(-evidence(spec, fields) / kEvidenceScale));
+  return logistic_score(evidence(spec, fields));
 }
 
 Score score_features(const CompiledMatchSpec& spec, const RecordFeatures& a,

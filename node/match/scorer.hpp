@@ -41,11 +41,16 @@ inline constexpr double kDisagreeBelow = 0.3;
 inline constexpr double kAgreeAbove = 0.9;
 inline constexpr double kEvidenceScale = 4.0;
 double agreement_level(double similarity);
+double logistic_score(double evidence_bits);
 double evidence(const CompiledMatchSpec& spec, std::span<const FieldComparison> fields);
 double combine(const CompiledMatchSpec& spec, std::span<const FieldComparison> fields);
 
 // Both scorers also try the first two name fields crosswise (given and father name swapped in
-// one source) and keep that reading when it agrees much better (Score::swapped).
+// one source) and keep that reading when its evidence, less kSwapPenaltyBits, is higher
+// (Score::swapped). The penalty is the prior odds against a swap: sources swap the two names
+// in a few percent of records, while a son's given name is very often his father's or
+// grandfather's, so a crosswise agreement without a price turns relatives into candidates.
+inline constexpr double kSwapPenaltyBits = 2.0;
 // Non-private scorer on both records' features (Dice of the same grams the Bloom filters hold,
 // without hashing): the baseline and the explanation shown after a reveal.
 Score score_features(const CompiledMatchSpec& spec, const RecordFeatures& a,

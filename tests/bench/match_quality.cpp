@@ -238,6 +238,98 @@ void explain(const char* method, const PairSet& predicted, const PairSet& truth,
   }
 }
 
+// JISR_MATCH_QUALITY_ANALYSE=1 prints, per method, the most common patterns of field
+// agreement among false negatives and false positives (aggregated counts only, no values):
+// one letter per field, S same (similarity >= 0.95), s similar (>= 0.6), D different,
+// - absent on either side; the birth date also as Y (years overlap), y (within the tolerance).
+void analyse(const char* method, const CompiledMatchSpec& cs, const PairSet& predicted,
+             const PairSet& truth, const Dataset& a,
+             const Dataset& b, const std::vector<RecordFeatures>& fa,
+             const std::vector<RecordFeatures>& fb,
+             const std::map<std::pair<std::string, std::string>, std::string>& relation) {
+  if (std::getenv("JISR_MATCH_QUALITY_ANALYSE") == nullptr) return;
+  std::unordered_map<std::string, uint32_t> ia, ib;
+  for (uint32_t i = 0; i < a.ids.size(); ++i) ia[a.ids[i]] = i;
+  for (uint32_t j = 0; j < b.ids.size(); ++j) ib[b.ids[j]] = j;
+  auto pattern = [&](uint32_t i, uint32_t j) {
+    Score sc = score_features(cs, fa[i], fb[j]);
+    std::string out(cs.fields.size(), '-');
+    for (const auto& c : sc.fields) {
+      char ch = c.similarity >= 0.95 ? 'S' : c.similarity >= 0.6 ? 's' : 'D';
+      if (cs.fields[c.field].role == MatchRole::kDate) {
+        int dist = fa[i].fields[c.field].date->years.distance(fb[j].fields[c.field].date->years);
+        ch = dist == 0 ? 'Y' : dist <= cs.year_tolerance ? 'y' : 'D';
+      }
+      out[c.field] = ch;
+    }
+    if (sc.swapped) out += " swapped";
+    return out;
+  };
+  std::string legend;
+  for (const auto& f : cs.fields) legend += f.name.substr(0, 3) + " ";
+  auto report = [&](const char* what, const std::map<std::string, int>& counts, int total) {
+    std::vector<std::pair<int, std::string>> v;
+    for (const auto& [k, n] : counts) v.emplace_back(n, k);
+    std::sort(v.rbegin(), v.rend());
+    std::fprintf(stderr, "%s %s: %d pairs; fields %s\n", method, what, total, legend.c_str());
+    for (size_t k = 0; k < v.size() && k < 25; ++k) {
+      std::fprintf(stderr, "  %5d  %s\n", v[k].first, v[k].second.c_str());
+    }
+  };
+  std::map<std::string, int> fn, fp, fp_rel, fn_field, fn_names;
+  int nfn = 0, nfp = 0;
+  auto edit = [](const std::string& x, const std::string& y) {
+    std::vector<size_t> row(y.size() + 1);
+    for (size_t j = 0; j <= y.size(); ++j) row[j] = j;
+    for (size_t i = 1; i <= x.size(); ++i) {
+      size_t diag = row[0];
+      row[0] = i;
+      for (size_t j = 1; j <= y.size(); ++j) {
+        size_t up = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (x[i - 1] == y[j - 1] ? 0 : 1)});
+        diag = up;
+      }
+    }
+    return row[y.size()];
+  };
+  for (const auto& p : truth) {
+    if (predicted.count(p) || !ia.count(p.first) || !ib.count(p.second)) continue;
+    ++nfn;
+    std::string pat = pattern(ia[p.first], ib[p.second]);
+    ++fn[pat];
+    for (size_t f = 0; f < cs.fields.size(); ++f) {
+      ++fn_field[cs.fields[f].name + " " + pat[f]];
+      if (cs.fields[f].role == MatchRole::kName && (pat[f] == 'D' || pat[f] == 's')) {
+        const auto& x = fa[ia[p.first]].fields[f].skeleton;
+        const auto& y = fb[ib[p.second]].fields[f].skeleton;
+        ++fn_names[cs.fields[f].name + " edit " + std::to_string(edit(x, y)) + " len " +
+                   std::to_string(std::min(x.size(), y.size())) + "/" +
+                   std::to_string(std::max(x.size(), y.size()))];
+      }
+    }
+  }
+  report("false negatives per field", fn_field, nfn);
+  report("false negatives: names that differ, skeleton edit distance", fn_names, nfn);
+  for (const auto& p : predicted) {
+    if (truth.count(p)) continue;
+    ++nfp;
+    auto it = relation.find(p);
+    std::string rel = it == relation.end() ? "other" : it->second;
+    if (rel == "other") {
+      bool a_in_truth = false;
+      for (auto t = truth.lower_bound({p.first, ""}); t != truth.end() && t->first == p.first; ++t) {
+        a_in_truth = true;
+      }
+      rel = a_in_truth ? "other(report has a true pair)" : "other(report unmatched)";
+    }
+    ++fp_rel[rel];
+    ++fp[rel + " " + pattern(ia[p.first], ib[p.second])];
+  }
+  report("false negatives", fn, nfn);
+  report("false positives by relation", fp_rel, nfp);
+  report("false positives", fp, nfp);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -277,6 +369,15 @@ int main(int argc, char** argv) {
   if (!read_csv(argv[1], ta) || !read_csv(argv[2], tb)) return 1;
   PairSet truth = read_pairs(argv[3]);
   PairSet hard = argc > 4 ? read_pairs(argv[4]) : PairSet{};
+  std::map<std::pair<std::string, std::string>, std::string> relation;
+  if (argc > 4) {
+    Table t;
+    if (read_csv(argv[4], t)) {
+      for (const auto& r : t.rows) {
+        if (r.size() >= 3) relation[{r[0], r[1]}] = r[2];
+      }
+    }
+  }
 
   const std::map<std::string, std::string> sex_values = {
       {"\u0630\u0643\u0631", "male"}, {"\u0623\u0646\u062B\u0649", "female"},
@@ -418,6 +519,26 @@ int main(int argc, char** argv) {
                            hard));
     std::map<std::pair<uint32_t, uint32_t>, std::vector<uint32_t>> kinds;
     for (auto [i, j] : hits) kinds[{qel[i].record, rel[j].record}].push_back(qel[i].kind);
+    analyse("exact", cs, to_pairs(best_per_querier(scored, 0.0), cs.psi_threshold, a, b), truth,
+            a, b, fa, fb, relation);
+    if (std::getenv("JISR_MATCH_QUALITY_ANALYSE") != nullptr) {
+      // Which evidence (field names only) the false positives and negatives carried.
+      std::map<std::string, int> fp_ev, fn_ev;
+      PairSet pred = to_pairs(best_per_querier(scored, 0.0), cs.psi_threshold, a, b);
+      for (const auto& s : best_per_querier(scored, 0.0)) {
+        std::pair<std::string, std::string> p{a.ids[s.a], b.ids[s.b]};
+        auto d = psi_decide(cs, kinds[{s.a, s.b}]);
+        if (pred.count(p) && !truth.count(p)) ++fp_ev[d.evidence];
+        if (!pred.count(p) && truth.count(p)) ++fn_ev[d.evidence];
+      }
+      for (auto* m : {&fp_ev, &fn_ev}) {
+        std::vector<std::pair<int, std::string>> v;
+        for (const auto& [k, n] : *m) v.emplace_back(n, k);
+        std::sort(v.rbegin(), v.rend());
+        std::fprintf(stderr, "exact %s evidence:\n", m == &fp_ev ? "false positive" : "false negative (scored)");
+        for (size_t k = 0; k < v.size() && k < 15; ++k) std::fprintf(stderr, "  %5d  %s\n", v[k].first, v[k].second.c_str());
+      }
+    }
     explain("exact", to_pairs(best_per_querier(scored, 0.0), cs.psi_threshold, a, b), truth, a, b,
             [&](uint32_t i, uint32_t j) {
               auto it = kinds.find({i, j});
@@ -512,6 +633,8 @@ int main(int argc, char** argv) {
     Sweep best = sweep(scored, truth, hard, a, b);
     std::snprintf(extra, sizeof extra, "  [best threshold %.2f; %.1f s]", best.threshold, secs);
     print_quality("bloom", best.quality, extra);
+    analyse("bloom", cs, to_pairs(best_per_querier(scored, 0.0), best.threshold, a, b), truth, a,
+            b, fa, fb, relation);
     explain("bloom", to_pairs(best_per_querier(scored, 0.0), best.threshold, a, b), truth, a, b,
             [&](uint32_t i, uint32_t j) {
               return std::to_string(score_bloom(cs, ma, i, mb, j).value) + " " +

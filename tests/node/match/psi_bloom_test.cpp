@@ -284,6 +284,47 @@ TEST_CASE("scorer: evidence text and relatives kept apart", "[match][scorer]") {
   }
 }
 
+TEST_CASE("scorer: a crosswise reading of the first two names pays the prior of a swap",
+          "[match][scorer]") {
+  auto s = spec();
+  // A father and his son who carries the grandfather's name: the son's father name is the
+  // father's given name and vice versa; nothing else agrees.
+  auto son = extract_features(s, fields({{"given_name", "Omar"}, {"father_name", "Salim"},
+                                         {"family_name", "Haddad"}, {"birth_date", "1990"},
+                                         {"missing_place", "Hama"}}));
+  auto father = extract_features(s, fields({{"given_name", "Salim"}, {"father_name", "Omar"},
+                                            {"family_name", "Haddad"}, {"birth_date", "1962"},
+                                            {"missing_place", "Idlib"}}));
+  auto sc = score_features(s, son, father);
+  CHECK(sc.value < s.bloom_threshold);
+  // The crosswise reading wins only with the penalty paid.
+  CHECK(sc.value == Approx(logistic_score(evidence(s, sc.fields) - (sc.swapped ? kSwapPenaltyBits : 0))));
+  SECTION("a real swap with the rest agreeing stays a strong candidate") {
+    auto same = extract_features(s, fields({{"given_name", "Salim"}, {"father_name", "Omar"},
+                                            {"family_name", "Haddad"}, {"birth_date", "1990"},
+                                            {"missing_place", "Hama"}}));
+    auto sw = score_features(s, son, same);
+    CHECK(sw.swapped);
+    CHECK(sw.value > s.bloom_threshold);
+  }
+}
+
+TEST_CASE("scorer: an agreeing id is conclusive on its own, a differing one is weak",
+          "[match][scorer]") {
+  auto s = spec();
+  int id = s.first_of(MatchRole::kId);
+  REQUIRE(id >= 0);
+  CHECK(s.fields[id].agree >= s.psi_threshold);
+  CHECK(s.fields[id].disagree > s.fields[0].disagree);
+  // PSI: the id kind alone makes a candidate.
+  for (uint32_t k = 0; k < s.keys.size(); ++k) {
+    if (s.keys[k].fields.size() == 1 && s.keys[k].fields[0] == static_cast<uint32_t>(id)) {
+      std::vector<uint32_t> only = {k};
+      CHECK(psi_decide(s, only).candidate);
+    }
+  }
+}
+
 TEST_CASE("blocking: shared blocks only, oversized blocks skipped", "[match][blocking]") {
   auto s = spec();
   std::array<uint8_t, 16> key{7};
