@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <optional>
 #include <unordered_map>
 #include <variant>
 #include <vector>
@@ -16,44 +18,60 @@ std::string_view trim(std::string_view s) {
   return s.substr(b, e - b + 1);
 }
 
+// One good row, ready for the store. Kept in a vector reused across batches, so its strings
+// keep their capacity and a steady-state row allocates nothing.
 struct MappedRow {
   uint64_t line = 0;
-  RecordId id;
-  FieldMap fields;
+  std::string id;
+  std::string encoded;  // encode_fields() bytes of the canonical fields
 };
 
-// Turns one CSV row into a record, or a rejection reason.
-std::variant<MappedRow, std::string> map_row(const CsvRow& row, const BoundMapping& bound,
-                                             const RecordSchema& schema) {
+// Per-row working storage, reused across rows.
+struct RowScratch {
+  std::vector<FieldView> entries;  // (field, canonical value) in field-name order
+};
+
+// Maps one CSV row into out, or returns why the row is rejected. bound.fields are in
+// field-name order (import sorts them once), so the entries come out in FieldMap order with
+// no per-row sort.
+std::optional<std::string> map_row(const CsvRow& row, const BoundMapping& bound,
+                                   const RecordSchema& schema, RowScratch& scratch,
+                                   MappedRow& out) {
   if (row.error) return *row.error;
   if (row.fields.size() != bound.column_count) {
     return fmt::format("{} columns, the header has {}", row.fields.size(), bound.column_count);
   }
-  MappedRow out;
   out.line = row.line;
   const auto id = trim(row.fields[bound.id_index]);
   if (id.empty()) return std::string("missing id");
   if (!is_valid_record_id(id)) return std::string("invalid id (1-128 printable characters, no spaces, commas, quotes or slashes)");
-  out.id = RecordId(std::string(id));
-  std::vector<FieldMap::Entry> entries;
-  entries.reserve(bound.fields.size());
-  for (const auto& b : bound.fields) {
-    std::string_view raw = trim(row.fields[b.index]);
-    if (raw.empty()) continue;
-    std::string value(raw);
+  out.id.assign(id);
+  auto& entries = scratch.entries;
+  entries.clear();
+  for (size_t i = 0; i < bound.fields.size(); ++i) {
+    const auto& b = bound.fields[i];
+    std::string_view value = trim(row.fields[b.index]);
+    if (value.empty()) continue;
     if (!b.source->values.empty()) {
       if (auto it = b.source->values.find(fold_value_key(value)); it != b.source->values.end()) {
         value = it->second;
       }
     }
     if (value.empty()) continue;
-    auto canonical = b.spec ? RecordSchema::canonical_value(*b.spec, b.source->field, value)
-                            : schema.canonical_value(b.source->field, value);
+    if (!b.spec) return schema.canonical_value(b.source->field, value).error().what;
+    auto canonical = RecordSchema::canonical_view(*b.spec, b.source->field, value);
     if (!canonical) return canonical.error().what;
-    entries.emplace_back(b.source->field, std::move(canonical).value());
+    if (canonical.value().empty()) continue;
+    // Two columns feeding one field: the later one wins, as FieldMap::assign does.
+    if (!entries.empty() && entries.back().first == b.source->field) {
+      entries.back().second = canonical.value();
+    } else {
+      entries.emplace_back(b.source->field, canonical.value());
+    }
   }
-  out.fields.assign(std::move(entries));
-  return out;
+  out.encoded.clear();
+  encode_sorted_fields(entries, out.encoded);
+  return std::nullopt;
 }
 
 }  // namespace
@@ -87,31 +105,38 @@ Result<ImportCounts> import_csv(CsvReader& reader, const ColumnMapping& mapping,
   }
   JISR_TRY(auto bound, bind_mapping(mapping, header->fields, hxl_row ? &hxl_row->fields : nullptr));
   for (auto& b : bound.fields) b.spec = schema.find(b.source->field);
+  // Field-name order once here, so every row maps straight into FieldMap order (stable: for a
+  // field fed by two columns the later column still wins).
+  std::stable_sort(bound.fields.begin(), bound.fields.end(),
+                   [](const auto& a, const auto& b) { return a.source->field < b.source->field; });
 
   ImportCounts total;
   bool done = false;
-  std::vector<MappedRow> batch;
+  std::vector<MappedRow> batch;  // batch[0, batch_len) are this batch's rows
+  size_t batch_len = 0;
   batch.reserve(options.batch_rows);
+  CsvRow row;
+  RowScratch scratch;
   const auto reject = [&](uint64_t line, std::string reason) {
     ++total.rejected;
     if (options.on_reject) options.on_reject(RowRejection{line, std::move(reason)});
   };
   // Reads up to batch_rows good rows; rejections are counted as they are met.
   const auto read_batch = [&]() -> Result<void> {
-    batch.clear();
-    while (batch.size() < options.batch_rows) {
-      JISR_TRY(auto row, reader.next());
-      if (!row) {
+    batch_len = 0;
+    while (batch_len < options.batch_rows) {
+      JISR_TRY(auto more, reader.next(row));
+      if (!more) {
         done = true;
         break;
       }
       // A blank line (one empty field) is not a row.
-      if (row->fields.size() == 1 && row->fields[0].empty() && !row->error) continue;
-      auto mapped = map_row(*row, bound, schema);
-      if (auto* reason = std::get_if<std::string>(&mapped)) {
-        reject(row->line, std::move(*reason));
+      if (row.fields.size() == 1 && row.fields[0].empty() && !row.error) continue;
+      if (batch_len == batch.size()) batch.emplace_back();
+      if (auto reason = map_row(row, bound, schema, scratch, batch[batch_len])) {
+        reject(row.line, std::move(*reason));
       } else {
-        batch.push_back(std::move(std::get<MappedRow>(mapped)));
+        ++batch_len;
       }
     }
     return ok();
@@ -119,8 +144,8 @@ Result<ImportCounts> import_csv(CsvReader& reader, const ColumnMapping& mapping,
   const auto store_batch = [&](store::WriteTxn& txn) -> Result<ImportCounts> {
     ImportCounts counts;
     store::RecordWriter writer(records, txn);
-    for (const auto& r : batch) {
-      JISR_TRY(auto outcome, writer.put(r.id, r.fields));
+    for (size_t i = 0; i < batch_len; ++i) {
+      JISR_TRY(auto outcome, writer.put_encoded(batch[i].id, batch[i].encoded));
       switch (outcome) {
         case store::PutOutcome::kInserted: ++counts.imported; break;
         case store::PutOutcome::kUpdated: ++counts.updated; break;
@@ -139,23 +164,23 @@ Result<ImportCounts> import_csv(CsvReader& reader, const ColumnMapping& mapping,
     JISR_TRY(auto txn, records.env().read());
     while (!done) {
       JISR_TRY(read_batch());
-      for (const auto& r : batch) {
-        std::string encoded = encode_fields(r.fields);
+      for (size_t i = 0; i < batch_len; ++i) {
+        const MappedRow& r = batch[i];
         std::optional<std::string> before;
-        if (auto it = in_file.find(r.id.str()); it != in_file.end()) {
+        if (auto it = in_file.find(r.id); it != in_file.end()) {
           before = it->second;
         } else {
-          JISR_TRY(auto stored, records.get(txn, r.id));
+          JISR_TRY(auto stored, records.get(txn, RecordId(r.id)));
           if (stored) before = encode_fields(stored->fields);
         }
         if (!before) {
           ++seen.imported;
-        } else if (*before == encoded) {
+        } else if (*before == r.encoded) {
           ++seen.unchanged;
         } else {
           ++seen.updated;
         }
-        in_file[r.id.str()] = std::move(encoded);
+        in_file[r.id] = r.encoded;
       }
       seen.rejected = total.rejected;
       if (options.on_progress) options.on_progress(seen, reader.bytes_read());
@@ -166,7 +191,7 @@ Result<ImportCounts> import_csv(CsvReader& reader, const ColumnMapping& mapping,
 
   while (!done) {
     JISR_TRY(read_batch());
-    if (batch.empty()) continue;
+    if (batch_len == 0) continue;
     JISR_TRY(auto counts, records.env().write([&](store::WriteTxn& txn) -> Result<ImportCounts> {
       JISR_TRY(auto c, store_batch(txn));
       if (options.before_commit) {

@@ -43,6 +43,9 @@ class CsvReader {
   // The next row, or nullopt at the end of input. An Error only for I/O failure; a malformed
   // row is returned with row.error set.
   Result<std::optional<CsvRow>> next();
+  // Same into a row the caller keeps across calls (false at the end of input): its field
+  // strings are reused, so steady-state reading allocates nothing per row (import's hot loop).
+  Result<bool> next(CsvRow& row);
   // Bytes consumed so far (for progress reporting).
   uint64_t bytes_read() const { return consumed_; }
 

@@ -60,15 +60,38 @@ std::optional<std::string_view> FieldMap::get(std::string_view name) const {
   return std::nullopt;
 }
 
-std::string encode_fields(const FieldMap& fields) {
-  ByteWriter w;
-  w.u8(kFieldsFormat);
-  w.varint(fields.size());
-  for (const auto& [name, value] : fields) {
-    w.bytes(name);
-    w.bytes(value);
+namespace {
+void append_varint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
   }
-  return w.take();
+  out.push_back(static_cast<char>(v));
+}
+void append_bytes(std::string& out, std::string_view s) {
+  append_varint(out, s.size());
+  out.append(s);
+}
+}  // namespace
+
+std::string encode_fields(const FieldMap& fields) {
+  std::string out;
+  out.push_back(static_cast<char>(kFieldsFormat));
+  append_varint(out, fields.size());
+  for (const auto& [name, value] : fields) {
+    append_bytes(out, name);
+    append_bytes(out, value);
+  }
+  return out;
+}
+
+void encode_sorted_fields(std::span<const FieldView> entries, std::string& out) {
+  out.push_back(static_cast<char>(kFieldsFormat));
+  append_varint(out, entries.size());
+  for (const auto& [name, value] : entries) {
+    append_bytes(out, name);
+    append_bytes(out, value);
+  }
 }
 
 Result<FieldMap> decode_fields(std::string_view bytes) {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -50,6 +51,11 @@ struct Record {
 // Canonical bytes of a field map (sorted, length-prefixed): the content that versions and
 // hashes are computed over.
 std::string encode_fields(const FieldMap& fields);
+// Appends to out the same bytes as encode_fields() for entries already in FieldMap form: sorted
+// by name, unique names, non-empty values (the caller guarantees it). Lets a hot loop such as
+// import encode straight from its input, with no FieldMap and no per-field allocation.
+using FieldView = std::pair<std::string_view, std::string_view>;
+void encode_sorted_fields(std::span<const FieldView> entries, std::string& out);
 // Bounded decode: at most 1024 fields, each name <= 256 bytes and value <= 1 MiB.
 Result<FieldMap> decode_fields(std::string_view bytes);
 

@@ -117,33 +117,40 @@ Result<std::string> RecordSchema::canonical_value(std::string_view field,
   return canonical_value(*spec, field, value);
 }
 
-Result<std::string> RecordSchema::canonical_value(const FieldSpec& spec_ref, std::string_view field,
+Result<std::string> RecordSchema::canonical_value(const FieldSpec& spec, std::string_view field,
                                                   std::string_view value) {
-  const FieldSpec* spec = &spec_ref;
-  if (value.size() > spec->max_bytes) {
+  JISR_TRY(auto view, canonical_view(spec, field, value));
+  return std::string(view);
+}
+
+Result<std::string_view> RecordSchema::canonical_view(const FieldSpec& spec, std::string_view field,
+                                                      std::string_view value) {
+  if (value.size() > spec.max_bytes) {
     return make_error(Errc::kInvalidInput,
-                      fmt::format("field '{}' longer than {} bytes", field, spec->max_bytes));
+                      fmt::format("field '{}' longer than {} bytes", field, spec.max_bytes));
   }
-  switch (spec->type) {
+  switch (spec.type) {
     case FieldType::kString:
-      return std::string(value);
+      return value;
     case FieldType::kDate: {
       auto d = PartialDate::parse(value);
       if (!d) {
         return make_error(Errc::kInvalidInput,
                           fmt::format("field '{}' is not a date (YYYY, YYYY-MM or YYYY-MM-DD)", field));
       }
-      return d->to_string();
+      // parse() accepts exactly the canonical forms (4, 7 or 10 characters, zero-padded), so
+      // a date that parses is already canonical: no reformatting, no allocation.
+      return value;
     }
     case FieldType::kEnum:
-      for (const auto& v : spec->values) {
-        if (v == value) return std::string(value);
+      for (const auto& v : spec.values) {
+        if (v == value) return value;
       }
       return make_error(Errc::kInvalidInput,
                         fmt::format("field '{}' has a value outside its list", field));
     case FieldType::kBool:
-      if (value == "true" || value == "yes" || value == "1") return std::string("true");
-      if (value == "false" || value == "no" || value == "0") return std::string("false");
+      if (value == "true" || value == "yes" || value == "1") return std::string_view("true");
+      if (value == "false" || value == "no" || value == "0") return std::string_view("false");
       return make_error(Errc::kInvalidInput, fmt::format("field '{}' is not true/false", field));
     case FieldType::kInteger: {
       if (value.empty() || value.size() > 12) {
@@ -154,7 +161,7 @@ Result<std::string> RecordSchema::canonical_value(const FieldSpec& spec_ref, std
           return make_error(Errc::kInvalidInput, fmt::format("field '{}' is not a number", field));
         }
       }
-      return std::string(value);
+      return value;
     }
   }
   return make_error(Errc::kInternal, "unhandled field type");

@@ -65,6 +65,11 @@ class RecordSchema {
   // Same, when the caller already holds the field's spec (hot loops such as import).
   static Result<std::string> canonical_value(const FieldSpec& spec, std::string_view field,
                                              std::string_view value);
+  // Same, without copying (import's per-field hot path): every canonical form is either the
+  // value itself (string, enum, integer, date: parse() accepts only canonical dates) or a
+  // constant (bool), so the result views `value` or static storage.
+  static Result<std::string_view> canonical_view(const FieldSpec& spec, std::string_view field,
+                                                 std::string_view value);
 
   // Loads a schema document; all problems are reported with positions.
   static Result<RecordSchema> load(YamlSource& source);

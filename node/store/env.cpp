@@ -105,6 +105,21 @@ Result<void> WriteTxn::put(Table table, std::string_view key, std::string_view v
   return put_flags(table, key, value, 0);
 }
 
+Result<std::optional<std::string_view>> WriteTxn::insert(Table table, std::string_view key,
+                                                         std::string_view value) {
+  if (key.empty() || key.size() > 511) {
+    return make_error(Errc::kInvalidInput, "store: key empty or longer than 511 bytes",
+                      std::string(table_name(table)));
+  }
+  MDB_val k = to_val(key);
+  MDB_val v = to_val(value);
+  const int rc = mdb_put(txn_, dbi(table), &k, &v, MDB_NOOVERWRITE);
+  if (rc == MDB_KEYEXIST) return std::optional<std::string_view>(from_val(v));  // v: the stored value
+  if (rc == MDB_MAP_FULL) map_full_ = true;
+  if (rc != 0) return lmdb_error(rc, fmt::format("put into {}", table_name(table)));
+  return std::optional<std::string_view>();
+}
+
 Result<void> WriteTxn::append(Table table, std::string_view key, std::string_view value) {
   return put_flags(table, key, value, MDB_APPEND);
 }

@@ -85,6 +85,11 @@ class WriteTxn : public TxnView {
   ~WriteTxn();
 
   Result<void> put(Table table, std::string_view key, std::string_view value);
+  // Puts key -> value only when key is absent: nullopt when it was put; otherwise writes
+  // nothing and returns the value already stored (a view, valid like get()'s until the next
+  // write). One B-tree descent for "insert unless present", where get() then put() takes two.
+  Result<std::optional<std::string_view>> insert(Table table, std::string_view key,
+                                                 std::string_view value);
   // Appends a key greater than every key in the table (faster; fails otherwise).
   Result<void> append(Table table, std::string_view key, std::string_view value);
   // Returns false when the key was absent.

@@ -30,22 +30,31 @@ Result<StoredRecord> decode_stored(std::string_view value) {
   return StoredRecord{*version, *seq, *deleted != 0, r.rest()};
 }
 
-std::string encode_stored(uint64_t version, uint64_t seq, bool deleted, std::string_view fields) {
-  ByteWriter w;
-  w.u8(kRecordFormat);
-  w.varint(version);
-  w.varint(seq);
-  w.u8(deleted ? 1 : 0);
-  w.raw(fields);
-  return w.take();
+void append_varint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
 }
 
-std::string encode_change(const RecordId& id, uint64_t version, bool deleted) {
-  ByteWriter w;
-  w.bytes(id.str());
-  w.varint(version);
-  w.u8(deleted ? 1 : 0);
-  return w.take();
+// Encodes into out (cleared first): writers reuse one buffer for every record of a batch.
+void encode_stored(std::string& out, uint64_t version, uint64_t seq, bool deleted,
+                   std::string_view fields) {
+  out.clear();
+  out.push_back(static_cast<char>(kRecordFormat));
+  append_varint(out, version);
+  append_varint(out, seq);
+  out.push_back(deleted ? 1 : 0);
+  out.append(fields);
+}
+
+void encode_change(std::string& out, std::string_view id, uint64_t version, bool deleted) {
+  out.clear();
+  append_varint(out, id.size());
+  out.append(id);
+  append_varint(out, version);
+  out.push_back(deleted ? 1 : 0);
 }
 
 uint64_t read_counter(const TxnView& txn, std::string_view key) {
@@ -67,31 +76,40 @@ RecordWriter::RecordWriter(RecordStore& /*store*/, WriteTxn& txn)
 
 // Takes the next sequence number and records the change, dropping the record's previous
 // change entry so that `changes` holds only the latest change of each record.
-Result<uint64_t> RecordWriter::record_change(const RecordId& id, uint64_t version, bool deleted,
+Result<uint64_t> RecordWriter::record_change(std::string_view id, uint64_t version, bool deleted,
                                              uint64_t previous_seq) {
   const uint64_t seq = ++last_seq_;
   dirty_ = true;
   if (previous_seq != 0) {
     JISR_TRY(txn_.del(Table::kChanges, be64_key(previous_seq)));
   }
-  JISR_TRY(txn_.append(Table::kChanges, be64_key(seq), encode_change(id, version, deleted)));
+  encode_change(change_buf_, id, version, deleted);
+  JISR_TRY(txn_.append(Table::kChanges, be64_key(seq), change_buf_));
   return seq;
 }
 
 Result<PutOutcome> RecordWriter::put(const RecordId& id, const FieldMap& fields) {
-  const std::string encoded = encode_fields(fields);
-  uint64_t version = 1;
-  uint64_t previous_seq = 0;
-  bool existed_live = false;
-  if (auto existing = txn_.get(Table::kRecords, id.str())) {
-    JISR_TRY(auto stored, decode_stored(*existing));
-    if (!stored.deleted && stored.fields == encoded) return PutOutcome::kUnchanged;
-    version = stored.version + 1;
-    previous_seq = stored.seq;
-    existed_live = !stored.deleted;
+  return put_encoded(id.str(), encode_fields(fields));
+}
+
+Result<PutOutcome> RecordWriter::put_encoded(std::string_view id, std::string_view encoded) {
+  // Optimistic insert as version 1 with the next seq: a new record (most rows of an import)
+  // then costs one descent of the records tree instead of a get and a put.
+  encode_stored(value_buf_, 1, last_seq_ + 1, false, encoded);
+  JISR_TRY(auto existing, txn_.insert(Table::kRecords, id, value_buf_));
+  if (!existing) {
+    JISR_TRY(record_change(id, 1, false, 0));
+    ++live_;
+    return PutOutcome::kInserted;
   }
-  JISR_TRY(auto seq, record_change(id, version, false, previous_seq));
-  JISR_TRY(txn_.put(Table::kRecords, id.str(), encode_stored(version, seq, false, encoded)));
+  // existing views the transaction's page: read all of it before the next write.
+  JISR_TRY(auto stored, decode_stored(*existing));
+  if (!stored.deleted && stored.fields == encoded) return PutOutcome::kUnchanged;
+  const uint64_t version = stored.version + 1;
+  const bool existed_live = !stored.deleted;
+  JISR_TRY(auto seq, record_change(id, version, false, stored.seq));
+  encode_stored(value_buf_, version, seq, false, encoded);
+  JISR_TRY(txn_.put(Table::kRecords, id, value_buf_));
   if (existed_live) return PutOutcome::kUpdated;
   ++live_;
   return PutOutcome::kInserted;
@@ -103,8 +121,9 @@ Result<bool> RecordWriter::remove(const RecordId& id) {
   JISR_TRY(auto stored, decode_stored(*existing));
   if (stored.deleted) return false;
   const uint64_t version = stored.version + 1;
-  JISR_TRY(auto seq, record_change(id, version, true, stored.seq));
-  JISR_TRY(txn_.put(Table::kRecords, id.str(), encode_stored(version, seq, true, encode_fields({}))));
+  JISR_TRY(auto seq, record_change(id.str(), version, true, stored.seq));
+  encode_stored(value_buf_, version, seq, true, encode_fields({}));
+  JISR_TRY(txn_.put(Table::kRecords, id.str(), value_buf_));
   --live_;
   return true;
 }

@@ -41,16 +41,21 @@ class RecordWriter {
   RecordWriter& operator=(const RecordWriter&) = delete;
 
   Result<PutOutcome> put(const RecordId& id, const FieldMap& fields);
+  // Same with the fields already encoded by encode_fields() / encode_sorted_fields() (import
+  // encodes straight from the CSV row). id must be a valid record id.
+  Result<PutOutcome> put_encoded(std::string_view id, std::string_view encoded_fields);
   Result<bool> remove(const RecordId& id);
   Result<void> finish();
 
  private:
-  Result<uint64_t> record_change(const RecordId& id, uint64_t version, bool deleted,
+  Result<uint64_t> record_change(std::string_view id, uint64_t version, bool deleted,
                                  uint64_t previous_seq);
   WriteTxn& txn_;
   uint64_t last_seq_;
   uint64_t live_;
   bool dirty_ = false;
+  std::string value_buf_;   // reused per put: the stored record
+  std::string change_buf_;  // reused per put: the change entry
 };
 
 class RecordStore {

@@ -58,6 +58,11 @@ TEST_CASE("field maps encode canonically and decode with bounds", "[core]") {
   auto decoded = decode_fields(encode_fields(a));
   REQUIRE(decoded);
   CHECK(decoded.value() == a);
+  // The allocation-free encoder of already sorted entries writes the same bytes.
+  std::string direct;
+  const std::vector<FieldView> sorted{{"a", "1"}, {"b", "2"}};
+  encode_sorted_fields(sorted, direct);
+  CHECK(direct == encode_fields(a));
   SECTION("corrupt input is an error, never a crash") {
     const std::string enc = encode_fields(a);
     for (size_t cut = 0; cut < enc.size(); ++cut) CHECK_FALSE(decode_fields(enc.substr(0, cut)));
@@ -105,6 +110,13 @@ TEST_CASE("the built-in schema knows its fields, patterns and values", "[core][s
   CHECK_FALSE(s.knows("favourite_colour"));
   CHECK(s.find("given_name")->match == MatchRole::kName);
   CHECK(s.canonical_value("birth_date", "1988-04").value() == "1988-04");
+  // Every date parse() accepts is already canonical, so canonical_view never reformats.
+  for (const char* d : {"0001", "1988", "1988-04", "1988-04-30", "2000-02-29"}) {
+    CHECK(RecordSchema::canonical_view(*s.find("birth_date"), "birth_date", d).value() == d);
+    CHECK(PartialDate::parse(d)->to_string() == d);
+  }
+  CHECK_FALSE(s.canonical_value("birth_date", "1988-4"));
+  CHECK_FALSE(s.canonical_value("birth_date", "1999-02-29"));
   CHECK_FALSE(s.canonical_value("birth_date", "12/04/1988"));
   CHECK(s.canonical_value("sex", "female").value() == "female");
   CHECK_FALSE(s.canonical_value("sex", "F"));

@@ -126,3 +126,55 @@ TEST_CASE("reopening keeps data and table handles work", "[store]") {
   REQUIRE(rs.for_each(txn.value(), [&](const Record&) { return ++n, true; }));
   CHECK(n == 1);
 }
+
+TEST_CASE("insert puts only absent keys and shows what is stored", "[store]") {
+  testing::TempDir dir;
+  auto env = Env::open(dir.path());
+  REQUIRE(env);
+  REQUIRE(env.value()->write([&](WriteTxn& t) -> Result<void> {
+    auto first = t.insert(Table::kRecords, "k", "one");
+    REQUIRE(first);
+    CHECK_FALSE(first.value());
+    auto second = t.insert(Table::kRecords, "k", "two");
+    REQUIRE(second);
+    REQUIRE(second.value());
+    CHECK(*second.value() == "one");
+    CHECK(t.get(Table::kRecords, "k") == "one");
+    return ok();
+  }));
+}
+
+TEST_CASE("put_encoded stores what put stores, for new, unchanged, changed and deleted records",
+          "[store]") {
+  testing::TempDir dir;
+  auto env = Env::open(dir.path());
+  REQUIRE(env);
+  RecordStore rs(*env.value());
+  auto put_encoded = [&](const char* id, FieldMap f) {
+    return env.value()
+        ->write([&](WriteTxn& t) -> Result<PutOutcome> {
+          RecordWriter w(rs, t);
+          JISR_TRY(auto outcome, w.put_encoded(id, encode_fields(f)));
+          JISR_TRY(w.finish());
+          return outcome;
+        })
+        .value();
+  };
+  CHECK(put_encoded("a", fields({{"given_name", "x"}})) == PutOutcome::kInserted);
+  CHECK(put_encoded("b", fields({{"given_name", "y"}})) == PutOutcome::kInserted);
+  CHECK(put_encoded("a", fields({{"given_name", "x"}})) == PutOutcome::kUnchanged);
+  CHECK(put_encoded("a", fields({{"given_name", "z"}})) == PutOutcome::kUpdated);
+  CHECK(changes(*env.value(), rs) == "2:b@1 3:a@2 ");
+  CHECK(env.value()->write([&](WriteTxn& t) { return rs.remove(t, RecordId("a")); }).value());
+  // A deleted id that returns is a new live record with the next version, even with the same
+  // content as its tombstone's last version.
+  CHECK(put_encoded("a", fields({{"given_name", "z"}})) == PutOutcome::kInserted);
+  CHECK(changes(*env.value(), rs) == "2:b@1 5:a@4 ");
+  auto txn = env.value()->read();
+  auto a = rs.get(txn.value(), RecordId("a")).value();
+  REQUIRE(a);
+  CHECK(a->version == 4);
+  CHECK(a->seq == 5);
+  CHECK(rs.count(txn.value()) == 2);
+  CHECK(rs.last_seq(txn.value()) == 5);
+}
