@@ -245,6 +245,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<EndKind> stop_reason_;
   std::deque<std::string> queue_;
   std::map<uint64_t, std::shared_ptr<Pending>> pending_;
+  std::set<uint64_t> timed_out_;  // requests of ours that timed out (ids grow, so oldest first)
   uint32_t handlers_in_flight_ = 0;
   uint64_t ping_nonce_ = 0;
   Steady::time_point ping_sent_;
@@ -513,6 +514,19 @@ awaitable<std::optional<SessionEnd>> Session::dispatch(Message message) {
     default:
       break;
   }
+  // A checkpoint is both a request (our audit head) and its answer (the peer's head). One that
+  // carries the id of a request of ours answers it (when both nodes exchange heads at once with
+  // the same id, each request answers the other); one answering a request that already timed
+  // out is dropped; any other is served. Serving an answer would answer it again, and two nodes
+  // would bounce heads at each other forever.
+  if (message.kind() == MessageKind::kCheckpoint) {
+    if (pending_.count(message.request_id)) {
+      const auto id = message.request_id;
+      complete(id, std::move(message));
+      co_return std::nullopt;
+    }
+    if (timed_out_.count(message.request_id)) co_return std::nullopt;
+  }
   if (is_response_kind(message.kind())) {
     if (pending_.count(message.request_id)) {
       const auto id = message.request_id;
@@ -663,6 +677,8 @@ awaitable<Result<Message>> Session::request(Message message, milliseconds timeou
   co_await pending->timer.async_wait(kTuple);
   pending_.erase(id);
   if (pending->result) co_return std::move(*pending->result);
+  timed_out_.insert(id);  // a late answer is dropped, not served (see dispatch)
+  if (timed_out_.size() > 1024) timed_out_.erase(timed_out_.begin());
   co_return make_error(Errc::kOverloaded, "no response in time", peer_.org.str());
 }
 
