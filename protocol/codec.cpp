@@ -438,6 +438,7 @@ Result<std::string> encode_payload(const Message& message, const DecodeLimits& l
   capnp::MallocMessageBuilder builder;
   auto env = builder.initRoot<wire::Envelope>();
   env.setRequestId(message.request_id);
+  env.setAnswer(message.answer);
   std::visit(Encoder{env.initBody()}, message.body);
   const auto words = capnp::messageToFlatArray(builder);
   const auto bytes = words.asBytes();
@@ -484,6 +485,7 @@ Result<Message> decode_payload(std::string_view payload, const DecodeLimits& lim
     if (reader.getEnd() != words.end()) return malformed("trailing bytes after the message");
     auto env = reader.getRoot<wire::Envelope>();
     out.request_id = env.getRequestId();
+    out.answer = env.getAnswer();
     Decoder d(limits);
     auto body = decode_body(env.getBody(), d);
     if (!body) return body.error();

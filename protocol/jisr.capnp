@@ -26,6 +26,7 @@ struct Envelope {
     revealResponse @12 :RevealResponse;       # the agreed fields of confirmed matches
     checkpoint @13 :Checkpoint;               # signed head of the sender's audit chain
   }
+  answer @14 :Bool;      # true: this frame answers the peer's request requestId, and is never served as a request
 }
 
 struct Hello {

@@ -203,6 +203,9 @@ std::string_view message_kind_name(MessageKind kind);
 struct Message {
   uint64_t request_id = 0;  // 0 = unsolicited; a response carries its request's id
   Body body;
+  // Set on every answer (the session sets it): a checkpoint, say, is both a request and an
+  // answer, so only this tells a receiver not to serve it.
+  bool answer = false;
 
   MessageKind kind() const { return static_cast<MessageKind>(body.index()); }
   template <class T>

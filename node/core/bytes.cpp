@@ -2,18 +2,22 @@
 
 namespace jisr {
 
-void ByteWriter::varint(uint64_t v) {
+void append_varint(std::string& out, uint64_t v) {
   while (v >= 0x80) {
-    out_.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
     v >>= 7;
   }
-  out_.push_back(static_cast<char>(v));
+  out.push_back(static_cast<char>(v));
 }
 
-void ByteWriter::bytes(std::string_view s) {
-  varint(s.size());
-  out_.append(s);
+void append_bytes(std::string& out, std::string_view s) {
+  append_varint(out, s.size());
+  out.append(s);
 }
+
+void ByteWriter::varint(uint64_t v) { append_varint(out_, v); }
+
+void ByteWriter::bytes(std::string_view s) { append_bytes(out_, s); }
 
 std::optional<uint64_t> ByteReader::varint() {
   uint64_t v = 0;

@@ -11,6 +11,10 @@
 
 namespace jisr {
 
+// Appends to a caller's buffer (writers on hot paths reuse one buffer across records).
+void append_varint(std::string& out, uint64_t v);
+void append_bytes(std::string& out, std::string_view s);  // varint length, then the bytes
+
 class ByteWriter {
  public:
   void varint(uint64_t v);

@@ -61,31 +61,9 @@ std::optional<std::string_view> FieldMap::get(std::string_view name) const {
 }
 
 namespace {
-void append_varint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-void append_bytes(std::string& out, std::string_view s) {
-  append_varint(out, s.size());
-  out.append(s);
-}
-}  // namespace
-
-std::string encode_fields(const FieldMap& fields) {
-  std::string out;
-  out.push_back(static_cast<char>(kFieldsFormat));
-  append_varint(out, fields.size());
-  for (const auto& [name, value] : fields) {
-    append_bytes(out, name);
-    append_bytes(out, value);
-  }
-  return out;
-}
-
-void encode_sorted_fields(std::span<const FieldView> entries, std::string& out) {
+// One encoding for both entry kinds: format byte, count, then (name, value) length-prefixed.
+template <class Entries>
+void encode_entries(const Entries& entries, std::string& out) {
   out.push_back(static_cast<char>(kFieldsFormat));
   append_varint(out, entries.size());
   for (const auto& [name, value] : entries) {
@@ -93,6 +71,15 @@ void encode_sorted_fields(std::span<const FieldView> entries, std::string& out) 
     append_bytes(out, value);
   }
 }
+}  // namespace
+
+std::string encode_fields(const FieldMap& fields) {
+  std::string out;
+  encode_entries(fields, out);
+  return out;
+}
+
+void encode_sorted_fields(std::span<const FieldView> entries, std::string& out) { encode_entries(entries, out); }
 
 Result<FieldMap> decode_fields(std::string_view bytes) {
   ByteReader r(bytes);

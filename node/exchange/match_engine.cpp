@@ -535,8 +535,9 @@ Result<MatchJobOutcome> MatchEngine::finish_job(MatchQuery& q, const protocol::M
   return out;
 }
 
-Result<std::optional<LastJob>> MatchEngine::last_job(const OrgId& peer) {
-  JISR_TRY(auto txn, env_.read());
+namespace {
+
+Result<std::optional<LastJob>> read_last_job(const store::TxnView& txn, const OrgId& peer) {
   auto v = txn.get(Table::kMatches, last_job_key(peer));
   if (!v) return std::optional<LastJob>{};
   auto j = nlohmann::json::parse(*v, nullptr, false);
@@ -548,21 +549,35 @@ Result<std::optional<LastJob>> MatchEngine::last_job(const OrgId& peer) {
       LastJob{from_unix_ms(j["at_ms"].get<int64_t>()), j["change_seq"].get<uint64_t>(), j.value("method", std::string())});
 }
 
-Result<bool> MatchEngine::scheduled_job_due(const OrgId& peer, std::chrono::seconds every, TimePoint first_from) {
-  JISR_TRY(auto last, last_job(peer));
-  if (clock_.now() - (last ? last->at : first_from) < every) return false;
+}  // namespace
+
+Result<std::optional<LastJob>> MatchEngine::last_job(const OrgId& peer) {
   JISR_TRY(auto txn, env_.read());
-  store::RecordStore records(env_);
-  return records.last_seq(txn) > (last ? last->change_seq : 0);
+  return read_last_job(txn, peer);
+}
+
+Result<bool> MatchEngine::scheduled_job_due(const OrgId& peer, std::chrono::seconds every, TimePoint first_from) {
+  JISR_TRY(auto txn, env_.read());
+  JISR_TRY(auto last, read_last_job(txn, peer));
+  if (clock_.now() - (last ? last->at : first_from) < every) return false;
+  return store::RecordStore(env_).last_seq(txn) > (last ? last->change_seq : 0);
 }
 
 Result<std::array<uint8_t, 32>> MatchEngine::load_handle_secret() {
   std::array<uint8_t, 32> secret{};
+  auto stored = [&](const store::TxnView& txn) {
+    auto v = txn.get(Table::kMatches, kHandleSecretKey);
+    if (!v || v->size() != secret.size()) return false;
+    std::memcpy(secret.data(), v->data(), secret.size());
+    return true;
+  };
+  {
+    // Every job after the first only reads it: no write transaction (and fsync) per job.
+    JISR_TRY(auto txn, env_.read());
+    if (stored(txn)) return secret;
+  }
   JISR_TRY(env_.write([&](store::WriteTxn& txn) -> Result<void> {
-    if (auto v = txn.get(Table::kMatches, kHandleSecretKey); v && v->size() == secret.size()) {
-      std::memcpy(secret.data(), v->data(), secret.size());
-      return ok();
-    }
+    if (stored(txn)) return ok();  // another writer was first
     randombytes_buf(secret.data(), secret.size());
     return txn.put(Table::kMatches, kHandleSecretKey,
                    std::string_view(reinterpret_cast<const char*>(secret.data()), secret.size()));

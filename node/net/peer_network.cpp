@@ -245,7 +245,6 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<EndKind> stop_reason_;
   std::deque<std::string> queue_;
   std::map<uint64_t, std::shared_ptr<Pending>> pending_;
-  std::set<uint64_t> timed_out_;  // requests of ours that timed out (ids grow, so oldest first)
   uint32_t handlers_in_flight_ = 0;
   uint64_t ping_nonce_ = 0;
   Steady::time_point ping_sent_;
@@ -479,7 +478,8 @@ awaitable<std::optional<SessionEnd>> Session::dispatch(Message message) {
     case MessageKind::kPing:
       // Control frame: a pong must get through even when the queue is full. Failing only when
       // the session is closing, which the reader notices next.
-      if (auto r = enqueue(Message{message.request_id, protocol::Pong{message.get<protocol::Ping>()->nonce}}, true); !r) {
+      if (auto r = enqueue(Message{message.request_id, protocol::Pong{message.get<protocol::Ping>()->nonce}, true}, true);
+          !r) {
         co_return std::nullopt;
       }
       co_return std::nullopt;
@@ -514,20 +514,9 @@ awaitable<std::optional<SessionEnd>> Session::dispatch(Message message) {
     default:
       break;
   }
-  // A checkpoint is both a request (our audit head) and its answer (the peer's head). One that
-  // carries the id of a request of ours answers it (when both nodes exchange heads at once with
-  // the same id, each request answers the other); one answering a request that already timed
-  // out is dropped; any other is served. Serving an answer would answer it again, and two nodes
-  // would bounce heads at each other forever.
-  if (message.kind() == MessageKind::kCheckpoint) {
-    if (pending_.count(message.request_id)) {
-      const auto id = message.request_id;
-      complete(id, std::move(message));
-      co_return std::nullopt;
-    }
-    if (timed_out_.count(message.request_id)) co_return std::nullopt;
-  }
-  if (is_response_kind(message.kind())) {
+  // An answer completes our pending request, or is dropped when that request is gone (it timed
+  // out); it is never served, or two nodes would answer each other's answers forever.
+  if (message.answer || is_response_kind(message.kind())) {
     if (pending_.count(message.request_id)) {
       const auto id = message.request_id;
       complete(id, std::move(message));
@@ -559,6 +548,7 @@ awaitable<void> Session::serve_request([[maybe_unused]] std::shared_ptr<Session>
   --handlers_in_flight_;
   if (reply && !closing_) {
     reply->request_id = id;
+    reply->answer = true;
     if (auto r = enqueue(*reply); !r) {
       spdlog::warn("peer {}: reply to {} dropped: {}", peer_.org.str(), protocol::message_kind_name(kind), r.error().what);
       // The requester must not wait for an answer that will never come: tell it why (a reply
@@ -677,8 +667,6 @@ awaitable<Result<Message>> Session::request(Message message, milliseconds timeou
   co_await pending->timer.async_wait(kTuple);
   pending_.erase(id);
   if (pending->result) co_return std::move(*pending->result);
-  timed_out_.insert(id);  // a late answer is dropped, not served (see dispatch)
-  if (timed_out_.size() > 1024) timed_out_.erase(timed_out_.begin());
   co_return make_error(Errc::kOverloaded, "no response in time", peer_.org.str());
 }
 

@@ -30,14 +30,6 @@ Result<StoredRecord> decode_stored(std::string_view value) {
   return StoredRecord{*version, *seq, *deleted != 0, r.rest()};
 }
 
-void append_varint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
 // Encodes into out (cleared first): writers reuse one buffer for every record of a batch.
 void encode_stored(std::string& out, uint64_t version, uint64_t seq, bool deleted,
                    std::string_view fields) {
@@ -51,8 +43,7 @@ void encode_stored(std::string& out, uint64_t version, uint64_t seq, bool delete
 
 void encode_change(std::string& out, std::string_view id, uint64_t version, bool deleted) {
   out.clear();
-  append_varint(out, id.size());
-  out.append(id);
+  append_bytes(out, id);
   append_varint(out, version);
   out.push_back(deleted ? 1 : 0);
 }

@@ -595,10 +595,7 @@ int main(int argc, char** argv) {
     BloomMatrix ma = enc_a.make_matrix(), mb = enc_b.make_matrix();
     for (const auto& f : fa) enc_a.encode(f, ma);
     for (const auto& f : fb) enc_b.encode(f, mb);
-    std::array<uint8_t, 16> block_key{};
-    crypto_generichash(block_key.data(), block_key.size(),
-                       reinterpret_cast<const unsigned char*>("jisr.bloom.block.v1"), 19,
-                       secret_a.value().bytes().data(), 32);
+    const auto block_key = secret_a.value().block_key();
     std::vector<std::vector<uint64_t>> ba, bb;
     for (const auto& f : fa) ba.push_back(blocking_keys(cs, f, block_key));
     for (const auto& f : fb) bb.push_back(blocking_keys(cs, f, block_key));

@@ -4,15 +4,8 @@
 // write rate of the same records measured in the same run, with the peak RSS of each node.
 // A program, not a test: it asserts nothing.
 //   sync_bench [RECORDS] [JISR_BINARY]   (defaults: 100000, $JISR_BIN or ./node/app/jisr)
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <lmdb.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -20,76 +13,17 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include "node/core/record.hpp"
 #include "tests/bench/bench_data.hpp"
-
-extern char** environ;
+#include "tests/bench/node_pair.hpp"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::string jisr_bin;
 fs::path source_dir = fs::path(__FILE__).parent_path().parent_path().parent_path();
-
-pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
-  std::vector<std::string> all{jisr_bin};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  pid_t pid = -1;
-  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) {
-    std::fprintf(stderr, "cannot run %s\n", jisr_bin.c_str());
-    std::exit(1);
-  }
-  posix_spawn_file_actions_destroy(&actions);
-  return pid;
-}
-
-int run(const std::vector<std::string>& args, const fs::path& log) {
-  const pid_t pid = spawn(args, log);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
-
-void must(const std::vector<std::string>& args, const fs::path& log) {
-  if (run(args, log) != 0) {
-    std::fprintf(stderr, "jisr %s failed; see %s\n", args[0].c_str(), log.c_str());
-    std::exit(1);
-  }
-}
-
-uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-long peak_rss_kib(pid_t pid) {
-  std::ifstream in(fmt::format("/proc/{}/status", pid));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
-  }
-  return 0;
-}
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -140,61 +74,41 @@ double raw_lmdb_rate(const fs::path& dir, size_t rows, size_t batch) {
 
 int main(int argc, char** argv) {
   const size_t rows = argc > 1 ? std::stoul(argv[1]) : 100000;
-  jisr_bin = argc > 2 ? argv[2] : (std::getenv("JISR_BIN") ? std::getenv("JISR_BIN") : "./node/app/jisr");
+  const std::string jisr_bin =
+      argc > 2 ? argv[2] : (std::getenv("JISR_BIN") ? std::getenv("JISR_BIN") : "./node/app/jisr");
   if (!fs::exists(jisr_bin)) {
     std::fprintf(stderr, "usage: sync_bench [RECORDS] [JISR_BINARY] (no jisr at %s)\n", jisr_bin.c_str());
     return 2;
   }
-  const auto tmp = fs::temp_directory_path() / fmt::format("jisr-sync-bench-{}", ::getpid());
-  fs::create_directories(tmp);
-  const auto log = tmp / "bench.log";
-  const auto p = tmp / "mpfp";
-  const auto i = tmp / "iimp";
-  const uint16_t pp = free_port();
-  const uint16_t ip = free_port();
-  must({"init", "--org", "mpfp", "--dir", p.string(), "--listen", fmt::format("127.0.0.1:{}", pp)}, log);
-  must({"init", "--org", "iimp", "--dir", i.string(), "--listen", fmt::format("127.0.0.1:{}", ip)}, log);
-  must({"peer", "add", "--dir", p.string(), "--org", "iimp", "--address", fmt::format("127.0.0.1:{}", ip),
-        "--ca", (i / "pki/ca.pem").string()}, log);
-  must({"peer", "add", "--dir", i.string(), "--org", "mpfp", "--address", fmt::format("127.0.0.1:{}", pp),
-        "--ca", (p / "pki/ca.pem").string()}, log);
-  must({"policy", "apply", "--dir", p.string(), (source_dir / "policies/examples/mpfp-to-iimp.yaml").string()}, log);
-  must({"policy", "apply", "--dir", i.string(), (source_dir / "policies/examples/iimp-to-mpfp.yaml").string()}, log);
+  jisr::bench::NodePair nodes(jisr_bin, "sync-bench");
+  const auto& tmp = nodes.dir();
+  const auto p = nodes.home("mpfp").string(), i = nodes.home("iimp").string();
+  nodes.init("mpfp", "iimp");
+  nodes.must({"policy", "apply", "--dir", p, (source_dir / "policies/examples/mpfp-to-iimp.yaml").string()});
+  nodes.must({"policy", "apply", "--dir", i, (source_dir / "policies/examples/iimp-to-mpfp.yaml").string()});
   const auto csv = jisr::bench::generate_reports_csv(rows, tmp / "reports.csv");
 
   const auto t_import = Clock::now();
-  must({"import", "--dir", p.string(), "--mapping", (source_dir / "deploy/demo/platform-reports.mapping.yaml").string(), csv}, log);
+  nodes.must({"import", "--dir", p, "--mapping", (source_dir / "deploy/demo/platform-reports.mapping.yaml").string(), csv});
   const double import_secs = seconds_since(t_import);
 
-  const pid_t sp = spawn({"serve", "--dir", p.string()}, tmp / "p.log");
-  const pid_t si = spawn({"serve", "--dir", i.string()}, tmp / "i.log");
-  // Wait for the connection (polling status with a deadline), then time the sync alone.
-  const auto ready_deadline = Clock::now() + std::chrono::seconds(30);
-  while (Clock::now() < ready_deadline) {
-    const auto out = tmp / "status.json";
-    std::error_code ec;
-    fs::remove(out, ec);
-    run({"status", "--dir", p.string(), "--json"}, out);
-    std::ifstream in(out);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (text.find("\"connected\"") != std::string::npos) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling interval
+  // Wait for the connection, then time the sync alone.
+  if (!nodes.serve("mpfp", "iimp")) {
+    std::fprintf(stderr, "the nodes did not connect; see %s\n", tmp.c_str());
+    return 1;
   }
   const auto t_sync = Clock::now();
-  const int sync_rc = run({"sync", "--dir", p.string(), "--wait", "--timeout", "3600"}, tmp / "sync.out");
+  const int sync_rc = nodes.run({"sync", "--dir", p, "--wait", "--timeout", "3600"});
   const double sync_secs = seconds_since(t_sync);
-  const long rss_p = peak_rss_kib(sp);
-  const long rss_i = peak_rss_kib(si);
-  kill(sp, SIGTERM);
-  kill(si, SIGTERM);
-  waitpid(sp, nullptr, 0);
-  waitpid(si, nullptr, 0);
+  const long rss_p = nodes.peak_rss_kib(0);
+  const long rss_i = nodes.peak_rss_kib(1);
+  nodes.stop();
   if (sync_rc != 0) {
-    std::fprintf(stderr, "sync failed; see %s\n", (tmp / "sync.out").c_str());
+    std::fprintf(stderr, "sync failed; see %s\n", (tmp / "steps.log").c_str());
     return 1;
   }
   // How many were shared (consented): count the lines of the receiver's export.
-  run({"received", "--dir", i.string(), "--format", "jsonl", "--out", (tmp / "received.jsonl").string()}, log);
+  nodes.run({"received", "--dir", i, "--format", "jsonl", "--out", (tmp / "received.jsonl").string()});
   size_t shared = 0;
   {
     std::ifstream in(tmp / "received.jsonl");
@@ -211,7 +125,5 @@ int main(int argc, char** argv) {
   std::printf("  raw LMDB write, same records    %9.0f records/s  [baseline, same batches, same fsync]\n", raw);
   std::printf("  sync / raw                      %9.1f %%\n", 100.0 * sync_rate / raw);
   std::printf("  peak RSS: platform node %.1f MiB, institution node %.1f MiB\n", rss_p / 1024.0, rss_i / 1024.0);
-  std::error_code ec;
-  fs::remove_all(tmp, ec);
   return 0;
 }

@@ -30,6 +30,16 @@ void apply(const NodeHomeDir& node, const std::filesystem::path& file) {
   REQUIRE(r.exit_code == 0);
 }
 
+// Writes tmp/NAME: the example agreement NAME with `from` replaced by `to`.
+void write_example_variant(const std::string& name, const std::string& from, const std::string& to,
+                           const std::filesystem::path& tmp) {
+  std::ifstream in(source_dir() / "policies/examples" / name, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  REQUIRE(text.find(from) != std::string::npos);
+  text.replace(text.find(from), from.size(), to);
+  std::ofstream(tmp / name, std::ios::binary) << text;
+}
+
 json audit_entries(const NodeHomeDir& node, const char* kind) {
   auto r = run_jisr({"audit", "log", "--dir", node.dir.string(), "--kind", kind, "--json"});
   INFO(r.err);
@@ -48,14 +58,7 @@ TEST_CASE("match: psi between two nodes, review, reveal, refusals", "[cli][match
   apply(platform, source_dir() / "policies/examples/mpfp-to-iimp.yaml");
   // The institution's example agreement with a small daily quota, so that the second job of
   // the day is refused (8 demo reports per job).
-  {
-    std::ifstream in(source_dir() / "policies/examples/iimp-to-mpfp.yaml", std::ios::binary);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const std::string from = "max_records_per_day: 5000";
-    REQUIRE(text.find(from) != std::string::npos);
-    text.replace(text.find(from), from.size(), "max_records_per_day: 12");
-    std::ofstream(tmp / "iimp-to-mpfp.yaml", std::ios::binary) << text;
-  }
+  write_example_variant("iimp-to-mpfp.yaml", "max_records_per_day: 5000", "max_records_per_day: 12", tmp.path());
   apply(institution, tmp / "iimp-to-mpfp.yaml");
   import(platform, "platform-reports.csv", "platform-reports.mapping.yaml");
   import(institution, "institution-cases.csv", "institution-cases.mapping.yaml");
@@ -170,14 +173,7 @@ TEST_CASE("match: scheduled jobs run on their own when our records changed", "[c
   pin_peer(platform, institution);
   pin_peer(institution, platform);
   // The platform's example agreement with a two-second schedule instead of six hours.
-  {
-    std::ifstream in(source_dir() / "policies/examples/mpfp-to-iimp.yaml", std::ios::binary);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const std::string from = "every: 6h";
-    REQUIRE(text.find(from) != std::string::npos);
-    text.replace(text.find(from), from.size(), "every: 2s");
-    std::ofstream(tmp / "mpfp-to-iimp.yaml", std::ios::binary) << text;
-  }
+  write_example_variant("mpfp-to-iimp.yaml", "every: 6h", "every: 2s", tmp.path());
   apply(platform, tmp / "mpfp-to-iimp.yaml");
   apply(institution, source_dir() / "policies/examples/iimp-to-mpfp.yaml");
   import(platform, "platform-reports.csv", "platform-reports.mapping.yaml");
