@@ -337,7 +337,7 @@ int main(int argc, char** argv) {
   // part is skipped when there is none), --in-process (skip the two-node part), --nodes-only
   // (skip the in-process part).
   std::string jisr_bin = std::getenv("JISR_BIN") ? std::getenv("JISR_BIN") : "./node/app/jisr";
-  const std::filesystem::path source_dir = std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
+  const std::filesystem::path source_dir = std::filesystem::path(JISR_BENCH_SOURCE_DIR);
   bool nodes_only = false;
   {
     int kept = 1;

@@ -23,7 +23,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-fs::path source_dir = fs::path(__FILE__).parent_path().parent_path().parent_path();
+fs::path source_dir = fs::path(JISR_BENCH_SOURCE_DIR);
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
