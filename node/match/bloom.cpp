@@ -102,6 +102,9 @@ std::vector<std::string> field_grams(const MatchField& field, const FieldFeature
   switch (field.role) {
     case MatchRole::kName:
       add_bigrams(f.skeleton, grams);
+      // Letters too: skeletons are short (2-4 classes), so one typo removes half the bigrams
+      // but only one letter.
+      for (char c : f.skeleton) grams.push_back(std::string("u:") + c);
       grams.push_back("w:" + f.skeleton);
       break;
     case MatchRole::kPlace:

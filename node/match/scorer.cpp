@@ -13,7 +13,15 @@
 namespace jisr::match {
 namespace {
 
-double set_dice(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+// Places are compared by containment, not Dice: sources name a place at different precision
+// ("النبك" beside "Al-Nabk, Rif Dimashq"), and the coarser name lies inside the finer one.
+double similarity(MatchRole role, double common, double na, double nb) {
+  if (na == 0 || nb == 0) return 0.0;
+  if (role == MatchRole::kPlace) return common / std::min(na, nb);
+  return 2.0 * common / (na + nb);
+}
+
+double set_similarity(MatchRole role, const std::vector<std::string>& a, const std::vector<std::string>& b) {
   // Both sorted and unique (field_grams guarantees it).
   size_t common = 0, i = 0, j = 0;
   while (i < a.size() && j < b.size()) {
@@ -25,8 +33,7 @@ double set_dice(const std::vector<std::string>& a, const std::vector<std::string
       ++j;
     }
   }
-  size_t total = a.size() + b.size();
-  return total == 0 ? 0.0 : 2.0 * static_cast<double>(common) / static_cast<double>(total);
+  return similarity(role, static_cast<double>(common), static_cast<double>(a.size()), static_cast<double>(b.size()));
 }
 
 std::string years_text(const DateValue& d) {
@@ -133,7 +140,7 @@ Score score_features(const CompiledMatchSpec& spec, const RecordFeatures& a,
                      const RecordFeatures& b) {
   Score s = score_with(spec, [&](uint32_t fa, uint32_t fb) -> std::optional<double> {
     if (!a.fields[fa].present || !b.fields[fb].present) return std::nullopt;
-    return set_dice(field_grams(spec.fields[fa], a.fields[fa], spec.year_tolerance),
+    return set_similarity(spec.fields[fb].role, field_grams(spec.fields[fa], a.fields[fa], spec.year_tolerance),
                     field_grams(spec.fields[fb], b.fields[fb], spec.year_tolerance));
   });
   for (auto& c : s.fields) {
@@ -154,7 +161,7 @@ Score score_bloom(const CompiledMatchSpec& spec, const BloomMatrix& a, size_t i,
     if (pa == 0 || pb == 0) return std::nullopt;
     uint32_t common = 0;
     field_and_popcounts(ra + fa * kFieldWords, rb + fb * kFieldWords, 1, kFieldWords, &common);
-    return dice(common, pa, pb);
+    return similarity(spec.fields[fb].role, common, pa, pb);
   });
 }
 

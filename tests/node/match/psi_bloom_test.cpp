@@ -309,6 +309,32 @@ TEST_CASE("scorer: a crosswise reading of the first two names pays the prior of 
   }
 }
 
+TEST_CASE("scorer: places by containment, names tolerate one typo", "[match][scorer]") {
+  auto s = spec();
+  auto field_sim = [&s](const Score& sc, const std::string& name) {
+    for (const auto& c : sc.fields) {
+      if (s.fields[c.field].name == name) return c.similarity;
+    }
+    return -1.0;
+  };
+  SECTION("a place named coarsely lies inside the finer name") {
+    auto fine = extract_features(s, fields({{"missing_place", "Al-Nabk, Rif Dimashq"}}));
+    auto coarse = extract_features(s, fields({{"missing_place", "النبك"}}));
+    auto other = extract_features(s, fields({{"missing_place", "Hama"}}));
+    CHECK(field_sim(score_features(s, fine, coarse), "missing_place") == Approx(1.0));
+    CHECK(field_sim(score_features(s, coarse, fine), "missing_place") == Approx(1.0));
+    CHECK(field_sim(score_features(s, fine, other), "missing_place") < 0.3);
+  }
+  SECTION("one letter dropped from a short name keeps half its similarity, another name not") {
+    auto full = extract_features(s, fields({{"given_name", "حسن"}}));
+    auto typo = extract_features(s, fields({{"given_name", "حن"}}));
+    auto other = extract_features(s, fields({{"given_name", "عمر"}}));
+    double typo_sim = field_sim(score_features(s, full, typo), "given_name");
+    CHECK(typo_sim > 0.5);  // about 0.57 (0.44 with bigrams alone)
+    CHECK(field_sim(score_features(s, full, other), "given_name") < 0.3);
+  }
+}
+
 TEST_CASE("scorer: an agreeing id is conclusive on its own, a differing one is weak",
           "[match][scorer]") {
   auto s = spec();
