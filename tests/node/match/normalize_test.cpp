@@ -103,6 +103,13 @@ TEST_CASE("one phonetic skeleton across scripts", "[match][normalize][phonetic]"
       INFO(v);
       CHECK(name_skeleton(v) == "BRHM");
     }
+    // A joined article before a name of one consonant and long vowels.
+    for (auto v : {"الأيوبي", "ايوبي", "Al Ayyubi"}) {
+      INFO(v);
+      CHECK(name_skeleton(v) == "B");
+    }
+    CHECK(name_skeleton("العيسى") == name_skeleton("عيسى"));
+    CHECK(name_skeleton("الاوسو") == name_skeleton("اوسو"));
   }
   SECTION("feminine ending and hamza spellings") {
     for (auto v : {"فاطمة", "فاطمه", "Fatima", "Fatmeh", "Fatimah", "Fatme"}) {
