@@ -290,11 +290,15 @@ std::string word_skeleton(std::string_view folded_word) {
   std::vector<Unit> units = phonetic_units(folded_word);
   size_t start = 0;
   // A joined article: vowel + l + at least two consonants ("alibrahim", "الابراهيم", "elhasan"),
-  // or + one consonant among at least three letters ("الايوبي", "العيسى", "الاوسو": their
-  // skeletons are one consonant long, and one source writes them without the article).
+  // or, in Arabic script, ال + one consonant among at least three letters ("الايوبي", "العيسى",
+  // "الاوسو": their skeletons are one consonant long, and one source writes them without the
+  // article). Not in Latin, where a joined "al" is as often the name itself ("Aleppo"), nor
+  // before ي, where it is the name إلياس written الياس.
+  const bool arabic_article = units.size() >= 5 && units[0].spelling == "\u0627" &&
+                              units[2].spelling != "\u064a";
   if (units.size() >= 3 && contains(tables::article_vowels(), units[0].spelling) &&
       units[1].cls == "L" &&
-      (consonants(units, 2) >= 2 || (units.size() >= 5 && consonants(units, 2) == 1))) {
+      (consonants(units, 2) >= 2 || (arabic_article && consonants(units, 2) == 1))) {
     start = 2;
   }
   // Final h sounds (with only vowels after them) are dropped in both scripts: ة, ه and ح at the
