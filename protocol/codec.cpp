@@ -118,6 +118,9 @@ struct Encoder {
     r.setCount(m.count);
     r.setThreshold(m.threshold);
     fill_data(r.initBlockKeys(static_cast<unsigned>(m.block_keys.size())), m.block_keys);
+    r.setPart(m.part);
+    r.setParts(m.parts);
+    r.setPage(m.page);
   }
   void operator()(const MatchResponse& m) {
     auto r = body.initMatchResponse();
@@ -136,6 +139,8 @@ struct Encoder {
     }
     r.setCount(m.count);
     r.setQuotaLeft(m.quota_left);
+    r.setPage(m.page);
+    r.setPages(m.pages);
   }
   void operator()(const RevealRequest& m) {
     auto r = body.initRevealRequest();
@@ -344,6 +349,9 @@ Result<Body> decode_body(wire::Envelope::Body::Reader body, Decoder& d) {
       m.count = r.getCount();
       m.threshold = r.getThreshold();
       m.block_keys = d.bytes_list(r.getBlockKeys(), "blockKeys");
+      m.part = r.getPart();
+      m.parts = r.getParts();
+      m.page = r.getPage();
       return Body{std::move(m)};
     }
     case W::MATCH_RESPONSE: {
@@ -364,6 +372,8 @@ Result<Body> decode_body(wire::Envelope::Body::Reader body, Decoder& d) {
       }
       m.count = r.getCount();
       m.quota_left = r.getQuotaLeft();
+      m.page = r.getPage();
+      m.pages = r.getPages();
       return Body{std::move(m)};
     }
     case W::REVEAL_REQUEST: {

@@ -138,6 +138,13 @@ struct MatchRequest {
   count @6 :UInt32;              # number of items the querier has in this job
   threshold @7 :Float32;         # Bloom: minimum Dice coefficient of a candidate
   blockKeys @8 :List(Data);      # Bloom: per encoding, its blocking keys (8-byte keyed hashes, concatenated)
+  # A job too large for one frame is uploaded in parts and its answer fetched in pages, each a
+  # request/answer of its own: parts 0..parts-1 carry slices of points, blooms and blockKeys (the
+  # other fields repeated); the answer to the last part is page 0; then requests with page >= 1
+  # and no slices fetch the rest. parts 0 means 1.
+  part @9 :UInt32;
+  parts @10 :UInt32;
+  page @11 :UInt32;
 }
 
 struct MatchCandidate {
@@ -156,6 +163,8 @@ struct MatchResponse {
   candidates @5 :List(MatchCandidate);  # Bloom: candidates above the threshold
   count @6 :UInt32;              # number of items on the responder side
   quotaLeft @7 :UInt32;          # match queries the querier may still send in the current period
+  page @8 :UInt32;               # which page of the answer this is (slices of points, responderPoints with handles, candidates)
+  pages @9 :UInt32;              # how many pages the answer has; 0: an upload part was received, no answer yet
 }
 
 struct RevealRequest {

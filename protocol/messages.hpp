@@ -132,6 +132,10 @@ struct MatchRequest {
   uint32_t count = 0;
   float threshold = 0;
   std::vector<std::string> block_keys;  // bloom: per filter, little-endian uint64 keys concatenated
+  // Large jobs: upload part `part` of `parts` (0 means 1), or a request for answer page `page`.
+  uint32_t part = 0;
+  uint32_t parts = 0;
+  uint32_t page = 0;
   bool operator==(const MatchRequest&) const = default;
 };
 
@@ -152,6 +156,8 @@ struct MatchResponse {
   std::vector<MatchCandidate> candidates;
   uint32_t count = 0;
   uint32_t quota_left = 0;
+  uint32_t page = 0;   // this page of the answer
+  uint32_t pages = 0;  // pages in the answer; 0 acknowledges an upload part
   bool operator==(const MatchResponse&) const = default;
 };
 
@@ -210,6 +216,8 @@ struct Message {
   MessageKind kind() const { return static_cast<MessageKind>(body.index()); }
   template <class T>
   const T* get() const { return std::get_if<T>(&body); }
+  template <class T>
+  T* get() { return std::get_if<T>(&body); }
   bool operator==(const Message&) const = default;
 };
 

@@ -169,7 +169,9 @@ int run_serve(const ServeOptions& opt) {
   });
   exchange::MatchEngine match_engine(env, audit_log, clock, node.value().schema, config.org,
                                      &signing.value().secret);
-  exchange::MatchService match(io, network, policies, match_engine, clock);
+  exchange::MatchOptions match_options;
+  match_options.frame_budget = config.limits.max_frame_bytes / 2;
+  exchange::MatchService match(io, network, policies, match_engine, clock, match_options);
   handler.attach_match(&match);
   for (const auto& peer : config.peers) {
     if (auto ca = pki::inspect_certificate_file(home.peer_ca(peer.org.str()))) {

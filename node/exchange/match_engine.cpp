@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "node/core/bytes.hpp"
+#include "node/exchange/match_paging.hpp"
 #include "node/core/digest.hpp"
 #include "node/match/bloom.hpp"
 #include "node/match/dice.hpp"
@@ -811,6 +812,77 @@ Result<protocol::MatchResponse> MatchEngine::answer(const OrgId& peer, const pol
     return ok();
   }));
   return resp;
+}
+
+Result<protocol::MatchResponse> MatchEngine::answer_step(const OrgId& peer, const policies::CompiledAgreement* ours,
+                                                         protocol::MatchRequest req,
+                                                         const std::optional<std::array<uint8_t, 32>>& peer_key,
+                                                         size_t page_budget) {
+  const TimePoint now = clock_.now();
+  const auto key = std::make_pair(peer.str(), req.job_id);
+  std::unique_lock lock(pending_mutex_);
+  std::erase_if(pending_, [&](const auto& p) { return now - p.second.touched > kPendingJobLifetime; });
+  if (req.page > 0) {
+    auto it = pending_.find(key);
+    if (it == pending_.end() || req.page >= it->second.pages.size() || it->second.pages[req.page].pages == 0) {
+      return make_error(Errc::kInvalidInput, "no such page of a match answer (unknown or expired job?)", peer.str());
+    }
+    protocol::MatchResponse page = std::move(it->second.pages[req.page]);
+    it->second.pages[req.page].pages = 0;  // fetched: a page is handed out once
+    it->second.touched = now;
+    if (req.page + 1 == it->second.pages.size()) pending_.erase(it);
+    return page;
+  }
+  const uint32_t parts = std::max<uint32_t>(req.parts, 1);
+  if (req.part >= parts) return make_error(Errc::kInvalidInput, "match query part out of range", peer.str());
+  if (parts > 1) {
+    if (req.part == 0) {
+      if (pending_.count(key)) return make_error(Errc::kInvalidInput, "match job id already in use", peer.str());
+      size_t in_flight = 0;
+      for (const auto& [k, v] : pending_) in_flight += k.first == peer.str() ? 1 : 0;
+      if (in_flight >= kMaxPendingJobs) {
+        return make_error(Errc::kOverloaded, fmt::format("{} match jobs already in progress", in_flight), peer.str());
+      }
+      pending_[key] = PendingJob{std::move(req), {}, now};
+      protocol::MatchResponse ack;
+      ack.method = pending_[key].request.method;
+      ack.job_id = pending_[key].request.job_id;
+      return ack;
+    }
+    auto it = pending_.find(key);
+    if (it == pending_.end() || !it->second.pages.empty()) {
+      return make_error(Errc::kInvalidInput, "match query part of an unknown or expired job", peer.str());
+    }
+    auto appended = append_part(it->second.request, std::move(req));
+    if (!appended) {
+      pending_.erase(it);
+      return Error{appended.error().code, appended.error().what, peer.str()};
+    }
+    if (it->second.request.points.size() > kMaxQueryPoints || it->second.request.blooms.size() > kMaxQueryPoints) {
+      pending_.erase(it);
+      return make_error(Errc::kInvalidInput, "too many points", peer.str());
+    }
+    it->second.touched = now;
+    if (it->second.request.part + 1 < parts) {
+      protocol::MatchResponse ack;
+      ack.method = it->second.request.method;
+      ack.job_id = it->second.request.job_id;
+      return ack;
+    }
+    req = std::move(it->second.request);
+    pending_.erase(it);
+  }
+  // The whole query is here: answered once (quota, audit) without holding the lock.
+  lock.unlock();
+  JISR_TRY(auto whole, answer(peer, ours, req, peer_key));
+  auto pages = split_response(std::move(whole), page_budget);
+  protocol::MatchResponse first = std::move(pages.front());
+  if (pages.size() > 1) {
+    lock.lock();
+    pages.front().pages = 0;
+    pending_[key] = PendingJob{{}, std::move(pages), clock_.now()};
+  }
+  return first;
 }
 
 Result<protocol::RevealRequest> MatchEngine::begin_reveal(uint64_t candidate_id, const policies::CompiledAgreement& ours) {

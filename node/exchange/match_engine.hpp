@@ -23,13 +23,20 @@
 // both sides of a reveal (field names only). Personal data is never logged; the candidate
 // store holds revealed values, which `jisr matches show` prints to the reviewer.
 //
-// Thread-safety: a MatchEngine holds references only; its methods may be called from one
-// thread at a time (the node's io thread). Store writes are LMDB transactions.
+// A job larger than one frame travels in upload parts and answer pages (match_paging.hpp): the
+// responder keeps a job's parts, then its paged answer, in memory between steps (a few jobs per
+// peer, dropped kPendingJobLifetime after their last step).
+//
+// Thread-safety: its methods may be called from one thread at a time (MatchService's worker);
+// the pending jobs are also guarded by a mutex. Store writes are LMDB transactions.
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -169,6 +176,18 @@ class MatchEngine {
                                          const protocol::MatchRequest& request,
                                          const std::optional<std::array<uint8_t, 32>>& peer_key = std::nullopt);
 
+  // Responder, one step of a job that may come in parts: an upload part is kept (the answer
+  // acknowledges it, pages = 0) until the last one, whose answer is page 0 of answer()'s reply
+  // split into pages of ~page_budget bytes; a request with page >= 1 fetches the next page.
+  // kInvalidInput for parts or pages out of order or of an unknown job, kOverloaded when the
+  // peer has kMaxPendingJobs jobs in flight.
+  Result<protocol::MatchResponse> answer_step(const OrgId& peer, const policies::CompiledAgreement* ours,
+                                              protocol::MatchRequest request,
+                                              const std::optional<std::array<uint8_t, 32>>& peer_key,
+                                              size_t page_budget);
+  static constexpr size_t kMaxPendingJobs = 2;
+  static constexpr std::chrono::minutes kPendingJobLifetime{30};
+
   // Querier: the reveal request for a candidate (kNotFound, kConflict when rejected).
   Result<protocol::RevealRequest> begin_reveal(uint64_t candidate_id, const policies::CompiledAgreement& ours);
   // Responder: the agreement's reveal fields of each known, unexpired handle of this peer;
@@ -209,6 +228,15 @@ class MatchEngine {
   const RecordSchema& schema_;
   OrgId self_;
   const std::array<uint8_t, 64>* sign_secret_;
+
+  // A job between steps: its upload so far, or its answer's pages not yet fetched.
+  struct PendingJob {
+    protocol::MatchRequest request;
+    std::vector<protocol::MatchResponse> pages;
+    TimePoint touched;
+  };
+  std::mutex pending_mutex_;
+  std::map<std::pair<std::string, std::string>, PendingJob> pending_;  // (peer, job id)
 };
 
 }  // namespace jisr::exchange

@@ -9,6 +9,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "node/exchange/match_paging.hpp"
+
 namespace jisr::exchange {
 
 namespace asio = boost::asio;
@@ -142,11 +144,36 @@ boost::asio::awaitable<Result<MatchJobOutcome>> MatchService::run_job(OrgId peer
   if (auto it = peer_keys_.find(peer); it != peer_keys_.end()) key = it->second;
   auto begin = [&] { return engine_.begin_job(*agreement, method, key); };  // named: GCC 12 and co_await temporaries
   JISR_CO_TRY(auto query, co_await off_io(begin));
-  protocol::Message request{0, query.request};  // named: GCC 12 and co_await temporaries
-  auto reply = co_await network_.request(peer, std::move(request), options_.request_timeout);
-  if (!reply) co_return reply.error();
-  const auto* response = reply.value().get<protocol::MatchResponse>();
-  if (!response) co_return make_error(Errc::kInvalidInput, "the peer answered a match query with something else", peer.str());
+  // Uploaded in parts and answered in pages when larger than a frame; each step is one
+  // request/answer with its own deadline.
+  auto parts = split_request(query.request, options_.frame_budget);
+  std::optional<protocol::MatchResponse> whole;
+  for (auto& part : parts) {
+    const bool last = part.part + 1 == part.parts;
+    protocol::Message request{0, std::move(part)};  // named: GCC 12 and co_await temporaries
+    auto reply = co_await network_.request(peer, std::move(request), options_.request_timeout);
+    if (!reply) co_return reply.error();
+    auto* response = reply.value().get<protocol::MatchResponse>();
+    if (!response || response->job_id != query.job_id || (response->pages == 0) == last) {
+      co_return make_error(Errc::kInvalidInput, "the peer answered a match query with something else", peer.str());
+    }
+    if (last) whole = std::move(*response);
+  }
+  for (uint32_t page = 1; page < whole->pages; ++page) {
+    protocol::MatchRequest next;
+    next.method = query.request.method;
+    next.job_id = query.job_id;
+    next.agreement = query.request.agreement;
+    next.page = page;
+    protocol::Message request{0, std::move(next)};
+    auto reply = co_await network_.request(peer, std::move(request), options_.request_timeout);
+    if (!reply) co_return reply.error();
+    auto* response = reply.value().get<protocol::MatchResponse>();
+    if (!response) co_return make_error(Errc::kInvalidInput, "the peer answered a match query with something else", peer.str());
+    auto appended = append_page(*whole, std::move(*response));
+    if (!appended) co_return Error{appended.error().code, appended.error().what, peer.str()};
+  }
+  const protocol::MatchResponse* response = &*whole;
   auto finish = [&] { return engine_.finish_job(query, *response); };
   auto outcome = co_await off_io(finish);
   if (outcome) {
@@ -173,7 +200,7 @@ boost::asio::awaitable<std::optional<protocol::Message>> MatchService::handle(co
                                                                                const protocol::Message& message) {
   auto agreement = policies_.current()->for_peer(peer.org);
   if (const auto* req = message.get<protocol::MatchRequest>()) {
-    auto answer = [&] { return engine_.answer(peer.org, agreement.get(), *req, peer.sign_key); };
+    auto answer = [&] { return engine_.answer_step(peer.org, agreement.get(), *req, peer.sign_key, options_.frame_budget); };
     auto r = co_await off_io(answer);
     if (!r) {
       spdlog::info("match query from {} refused: {}", peer.org.str(), r.error().what);

@@ -43,6 +43,9 @@ struct MatchOptions {
   // session's keepalive.
   std::chrono::milliseconds request_timeout{30 * 60'000};
   std::chrono::milliseconds schedule_poll{30'000};     // how often due jobs are looked for (at most)
+  // Bytes of points, filters or candidates per frame of a match job (upload parts and answer
+  // pages, match_paging.hpp): half the frame limit leaves room for the envelope.
+  size_t frame_budget = 8u << 20;
 };
 
 class MatchService {

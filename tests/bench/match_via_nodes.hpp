@@ -48,9 +48,8 @@ inline std::vector<NodeMatchRun> match_via_nodes(const std::filesystem::path& ji
   using Clock = std::chrono::steady_clock;
   NodePair nodes(jisr_bin, "match-quality");
   nodes.init("mpfp", "iimp");
-  // A whole job travels in one frame each way (tens of MiB for arabic-dev's 6k x 8k records).
-  nodes.set_max_frame_bytes("mpfp", 256u << 20);
-  nodes.set_max_frame_bytes("iimp", 256u << 20);
+  // Default limits: a job larger than a frame (arabic-dev's psi job is ~30 MB each way) is
+  // uploaded in parts and answered in pages.
   const auto p = nodes.home("mpfp").string(), i = nodes.home("iimp").string();
   const auto demo = source_dir / "deploy/demo";
   nodes.must({"policy", "apply", "--dir", p, (demo / "linkage/mpfp-to-iimp.yaml").string()});

@@ -65,22 +65,6 @@ class NodePair {
           (home(a) / "pki/ca.pem").string()});
   }
 
-  // Sets limits.max_frame_bytes in a node's node.yaml (a match job of thousands of records is
-  // one frame each way; the default 16 MiB holds a few thousand).
-  void set_max_frame_bytes(const std::string& org, uint32_t bytes) {
-    const auto path = home(org) / "node.yaml";
-    std::string text = slurp(path);
-    const std::string key = "max_frame_bytes: ";
-    const auto at = text.find(key);
-    if (at == std::string::npos) {
-      std::fprintf(stderr, "no max_frame_bytes in %s\n", path.c_str());
-      std::exit(1);
-    }
-    const auto end = text.find('\n', at);
-    text.replace(at, end - at, key + std::to_string(bytes));
-    std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
-  }
-
   // Starts `jisr serve` on both homes and waits (with a deadline) until `a` sees `b` connected.
   bool serve(const std::string& a, const std::string& b, std::chrono::seconds deadline = std::chrono::seconds(30)) {
     pids_.push_back(spawn({"serve", "--dir", home(a).string()}, tmp_ / (a + ".log")));

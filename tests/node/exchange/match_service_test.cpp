@@ -8,6 +8,7 @@
 
 #include "node/core/file_io.hpp"
 #include "node/exchange/match_engine.hpp"
+#include "node/exchange/match_paging.hpp"
 #include "node/pki/pki.hpp"
 #include "node/store/record_store.hpp"
 #include "policies/compiler.hpp"
@@ -210,6 +211,72 @@ TEST_CASE("a psi job finds the shared person, stores a candidate and reveals on 
     REQUIRE(last);
     REQUIRE(last.value());
     CHECK(last.value()->method == "psi");
+  }
+
+  SECTION("a job larger than a frame: uploaded in parts, answered in pages, same result") {
+    platform.put("P3", {{"given_name", "سلمى"}, {"father_name", "نادر"}, {"family_name", "الحسن"}, {"birth_date", "1990"}});
+    auto paged = platform.engine.begin_job(*platform_agreement, protocol::MatchMethod::kPsi);
+    REQUIRE(paged);
+    const size_t budget = 80;  // two points per frame
+    auto parts = split_request(paged.value().request, budget);
+    REQUIRE(parts.size() > 2);
+    std::optional<protocol::MatchResponse> whole;
+    for (auto& part : parts) {
+      const bool last = part.part + 1 == part.parts;
+      auto step = institution.engine.answer_step(OrgId("mpfp"), institution_agreement.get(), part, std::nullopt, budget);
+      REQUIRE(step);
+      CHECK((step.value().pages == 0) != last);  // acknowledged until the last part is in
+      if (last) whole = step.value();
+    }
+    REQUIRE(whole->pages > 1);
+    // Another peer cannot fetch this job's pages.
+    protocol::MatchRequest page;
+    page.method = protocol::MatchMethod::kPsi;
+    page.job_id = paged.value().job_id;
+    page.page = 1;
+    CHECK(institution.engine.answer_step(OrgId("other"), institution_agreement.get(), page, std::nullopt, budget)
+              .error()
+              .code == Errc::kInvalidInput);
+    for (uint32_t p = 1; p < whole->pages; ++p) {
+      page.page = p;
+      auto next = institution.engine.answer_step(OrgId("mpfp"), institution_agreement.get(), page, std::nullopt, budget);
+      REQUIRE(next);
+      REQUIRE(append_page(*whole, std::move(next).value()));
+    }
+    // Fetched pages are gone: the job's state is dropped with its last page.
+    page.page = 1;
+    CHECK_FALSE(institution.engine.answer_step(OrgId("mpfp"), institution_agreement.get(), page, std::nullopt, budget));
+    auto found = platform.engine.finish_job(paged.value(), *whole);
+    REQUIRE(found);
+    CHECK(found.value().known == 1);  // P1 and C1 again, under the same handle
+    CHECK(found.value().candidates == 0);
+    // One answer in the responder's audit for the whole paged job.
+    CHECK(institution.entries(audit::AuditKind::kMatchJob).size() == 2);
+  }
+
+  SECTION("parts of an unknown job, out of order, or too many jobs at once are refused") {
+    auto q = platform.engine.begin_job(*platform_agreement, protocol::MatchMethod::kPsi);
+    REQUIRE(q);
+    auto parts = split_request(q.value().request, 80);
+    REQUIRE(parts.size() > 2);
+    CHECK(institution.engine.answer_step(OrgId("mpfp"), institution_agreement.get(), parts[1], std::nullopt, 80)
+              .error()
+              .code == Errc::kInvalidInput);
+    REQUIRE(institution.engine.answer_step(OrgId("mpfp"), institution_agreement.get(), parts[0], std::nullopt, 80));
+    CHECK_FALSE(institution.engine.answer_step(OrgId("mpfp"), institution_agreement.get(), parts[2], std::nullopt, 80));
+    // A refused part ends that job: its next part finds nothing.
+    CHECK_FALSE(institution.engine.answer_step(OrgId("mpfp"), institution_agreement.get(), parts[1], std::nullopt, 80));
+    for (int i = 0; i < static_cast<int>(MatchEngine::kMaxPendingJobs); ++i) {
+      auto qi = platform.engine.begin_job(*platform_agreement, protocol::MatchMethod::kPsi);
+      REQUIRE(qi);
+      auto pi = split_request(qi.value().request, 80);
+      REQUIRE(institution.engine.answer_step(OrgId("mpfp"), institution_agreement.get(), pi[0], std::nullopt, 80));
+    }
+    auto qn = platform.engine.begin_job(*platform_agreement, protocol::MatchMethod::kPsi);
+    auto pn = split_request(qn.value().request, 80);
+    CHECK(institution.engine.answer_step(OrgId("mpfp"), institution_agreement.get(), pn[0], std::nullopt, 80)
+              .error()
+              .code == Errc::kOverloaded);
   }
 
   SECTION("reject marks the candidate and a rejected candidate cannot be confirmed") {

@@ -1,0 +1,162 @@
+#include "node/exchange/match_paging.hpp"
+
+#include <fmt/format.h>
+
+#include <utility>
+
+namespace jisr::exchange {
+namespace {
+
+constexpr size_t kWord = 8;
+
+size_t blob(size_t bytes) { return kWord + (bytes + kWord - 1) / kWord * kWord; }
+size_t blob(const std::string& s) { return blob(s.size()); }
+size_t candidate_bytes(const protocol::MatchCandidate& c) {
+  return 3 * kWord + blob(c.handle) + blob(c.evidence.size() + 1);
+}
+
+protocol::MatchRequest request_shell(const protocol::MatchRequest& whole) {
+  protocol::MatchRequest p;
+  p.method = whole.method;
+  p.job_id = whole.job_id;
+  p.agreement = whole.agreement;
+  p.key_kind = whole.key_kind;
+  p.count = whole.count;
+  p.threshold = whole.threshold;
+  return p;
+}
+
+protocol::MatchResponse response_shell(const protocol::MatchResponse& whole) {
+  protocol::MatchResponse p;
+  p.method = whole.method;
+  p.job_id = whole.job_id;
+  p.count = whole.count;
+  p.quota_left = whole.quota_left;
+  return p;
+}
+
+template <class T>
+void append_moved(std::vector<T>& to, std::vector<T>&& from) {
+  to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+}
+
+}  // namespace
+
+size_t estimated_bytes(const protocol::MatchRequest& r) {
+  size_t n = 0;
+  for (const auto& p : r.points) n += blob(p);
+  for (const auto& b : r.blooms) n += blob(b);
+  for (const auto& k : r.block_keys) n += blob(k);
+  return n;
+}
+
+size_t estimated_bytes(const protocol::MatchResponse& r) {
+  size_t n = 0;
+  for (const auto& p : r.points) n += blob(p);
+  for (const auto& p : r.responder_points) n += blob(p);
+  for (const auto& h : r.handles) n += blob(h);
+  for (const auto& c : r.candidates) n += candidate_bytes(c);
+  return n;
+}
+
+std::vector<protocol::MatchRequest> split_request(const protocol::MatchRequest& whole,
+                                                  size_t budget) {
+  std::vector<protocol::MatchRequest> parts(1, request_shell(whole));
+  size_t used = 0;
+  auto room_for = [&](size_t bytes) {
+    if (used > 0 && used + bytes > budget) {
+      parts.push_back(request_shell(whole));
+      used = 0;
+    }
+    used += bytes;
+  };
+  for (const auto& p : whole.points) {
+    room_for(blob(p));
+    parts.back().points.push_back(p);
+  }
+  for (size_t i = 0; i < whole.blooms.size(); ++i) {
+    const bool keyed = i < whole.block_keys.size();
+    room_for(blob(whole.blooms[i]) + (keyed ? blob(whole.block_keys[i]) : 0));
+    parts.back().blooms.push_back(whole.blooms[i]);
+    if (keyed) parts.back().block_keys.push_back(whole.block_keys[i]);
+  }
+  for (size_t i = 0; i < parts.size(); ++i) {
+    parts[i].part = static_cast<uint32_t>(i);
+    parts[i].parts = static_cast<uint32_t>(parts.size());
+  }
+  return parts;
+}
+
+Result<void> append_part(protocol::MatchRequest& whole, protocol::MatchRequest&& next) {
+  const uint32_t parts = std::max<uint32_t>(whole.parts, 1);
+  if (next.job_id != whole.job_id || next.method != whole.method ||
+      next.agreement != whole.agreement || next.key_kind != whole.key_kind ||
+      next.count != whole.count || next.threshold != whole.threshold ||
+      std::max<uint32_t>(next.parts, 1) != parts) {
+    return make_error(Errc::kInvalidInput,
+                      "a match query part does not belong to the job it names");
+  }
+  if (next.part != whole.part + 1 || next.part >= parts) {
+    return make_error(Errc::kInvalidInput,
+                      fmt::format("match query part {} arrived after part {} of {}", next.part,
+                                  whole.part, parts));
+  }
+  if (next.page != 0) return make_error(Errc::kInvalidInput, "a match query part asks for a page");
+  append_moved(whole.points, std::move(next.points));
+  append_moved(whole.blooms, std::move(next.blooms));
+  append_moved(whole.block_keys, std::move(next.block_keys));
+  whole.part = next.part;
+  return ok();
+}
+
+std::vector<protocol::MatchResponse> split_response(protocol::MatchResponse&& whole,
+                                                    size_t budget) {
+  std::vector<protocol::MatchResponse> pages(1, response_shell(whole));
+  size_t used = 0;
+  auto room_for = [&](size_t bytes) {
+    if (used > 0 && used + bytes > budget) {
+      pages.push_back(response_shell(whole));
+      used = 0;
+    }
+    used += bytes;
+  };
+  for (auto& p : whole.points) {
+    room_for(blob(p));
+    pages.back().points.push_back(std::move(p));
+  }
+  for (size_t i = 0; i < whole.responder_points.size(); ++i) {
+    const bool with_handle = i < whole.handles.size();
+    room_for(blob(whole.responder_points[i]) + (with_handle ? blob(whole.handles[i]) : 0));
+    pages.back().responder_points.push_back(std::move(whole.responder_points[i]));
+    if (with_handle) pages.back().handles.push_back(std::move(whole.handles[i]));
+  }
+  for (auto& c : whole.candidates) {
+    room_for(candidate_bytes(c));
+    pages.back().candidates.push_back(std::move(c));
+  }
+  for (size_t i = 0; i < pages.size(); ++i) {
+    pages[i].page = static_cast<uint32_t>(i);
+    pages[i].pages = static_cast<uint32_t>(pages.size());
+  }
+  return pages;
+}
+
+Result<void> append_page(protocol::MatchResponse& whole, protocol::MatchResponse&& next) {
+  if (next.job_id != whole.job_id || next.method != whole.method || next.pages != whole.pages) {
+    return make_error(Errc::kInvalidInput,
+                      "a match answer page does not belong to the job it names");
+  }
+  if (next.page != whole.page + 1 || next.page >= whole.pages) {
+    return make_error(Errc::kInvalidInput,
+                      fmt::format("match answer page {} arrived after page {} of {}", next.page,
+                                  whole.page, whole.pages));
+  }
+  append_moved(whole.points, std::move(next.points));
+  append_moved(whole.responder_points, std::move(next.responder_points));
+  append_moved(whole.handles, std::move(next.handles));
+  append_moved(whole.candidates, std::move(next.candidates));
+  whole.page = next.page;
+  return ok();
+}
+
+}  // namespace jisr::exchange
