@@ -20,9 +20,9 @@ FieldWeights field_weights(const std::vector<MatchField>& fields, size_t index) 
   }
   switch (role) {
     case MatchRole::kName: return first_of_role ? FieldWeights{4, -4} : FieldWeights{2.5, -2};
-    case MatchRole::kDate: return first_of_role ? FieldWeights{3, -3} : FieldWeights{1, -1};
-    case MatchRole::kPlace: return {1, -1};
-    case MatchRole::kId: return {10, -2};
+    case MatchRole::kDate: return first_of_role ? FieldWeights{3, -3} : FieldWeights{2, -1.5};
+    case MatchRole::kPlace: return {2, -1.5};
+    case MatchRole::kId: return {12, -2};
     case MatchRole::kCategory: return {0.5, -3};
     case MatchRole::kText: return {1.5, -1};
     case MatchRole::kNone: return {0, 0};

@@ -43,7 +43,7 @@ struct MatchSpec {
   double bloom_threshold = 0.85;
   // PSI: evidence (sum of the agreement weights of the fields covered by matched key kinds,
   // see field_weights) from which a record pair is a candidate.
-  double psi_threshold = 10.0;
+  double psi_threshold = 10.5;
 };
 
 struct MatchField {
@@ -75,7 +75,7 @@ struct CompiledMatchSpec {
   int year_tolerance = 1;
   bool swap_first_names = true;
   double bloom_threshold = 0.85;
-  double psi_threshold = 10.0;
+  double psi_threshold = 10.5;
 
   // Index of the first field with `role`, or -1.
   int first_of(MatchRole role) const;
@@ -86,9 +86,10 @@ struct CompiledMatchSpec {
 //   first name field (the person's own name; relatives differ here)  +4 / -4
 //   other names (father, family, mother...; relatives share them)    +2.5 / -2
 //   first date (birth date)                                           +3 / -3
-//   other dates (events: relatives often disappear together)          +1 / -1
-//   places                                                            +1 / -1
-//   ids (agreement is conclusive on its own; digit errors and missing  +10 / -2
+//   other dates (events: disappearance; relatives often disappear      +2 / -1.5
+//   together, but they differ in the first name; sources jitter dates)
+//   places (compared by containment: a coarse place lies in a fine one) +2 / -1.5
+//   ids (agreement is conclusive on its own; digit errors and missing  +12 / -2
 //   ids are common, so disagreement is weak)
 //   categories (sex: agreement says little, disagreement a lot)       +0.5 / -3
 //   text                                                              +1.5 / -1
