@@ -169,7 +169,13 @@ Result<void> for_each_received(const store::TxnView& txn, const std::string& pee
 }
 
 std::string batch_digest(const protocol::RecordBatch& b) {
+  // The canonical encoding goes to the hash in pieces of about kChunk bytes, through one
+  // reused buffer: a whole batch is megabytes, and building it in one string cost a fresh
+  // allocation (and its page faults) per batch on both nodes. Same bytes, same digest.
+  constexpr size_t kChunk = 64 * 1024;
+  Sha256Builder hash;
   ByteWriter w;
+  w.str().reserve(kChunk + 4096);
   w.raw("jisr-batch-v1");
   w.bytes(b.batch_id);
   w.bytes(b.agreement.str());
@@ -178,8 +184,15 @@ std::string batch_digest(const protocol::RecordBatch& b) {
   w.varint(b.first_seq);
   w.varint(b.last_seq);
   w.varint(b.records.size());
-  for (const auto& r : b.records) put_record(w, r);
-  const auto h = sha256(w.str());
+  for (const auto& r : b.records) {
+    put_record(w, r);
+    if (w.str().size() >= kChunk) {
+      hash.add(w.str());
+      w.str().clear();
+    }
+  }
+  hash.add(w.str());
+  const auto h = hash.finish();
   return std::string(reinterpret_cast<const char*>(h.data()), h.size());
 }
 

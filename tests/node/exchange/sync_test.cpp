@@ -8,6 +8,8 @@
 
 #include "node/exchange/inbox.hpp"
 #include "node/exchange/outbox.hpp"
+#include "node/core/bytes.hpp"
+#include "node/core/digest.hpp"
 #include "policies/compiler.hpp"
 #include "tests/test_support.hpp"
 
@@ -342,4 +344,39 @@ TEST_CASE("fields the receiver does not accept are dropped, invalid values rejec
     CHECK_FALSE(r.fields.has("reporter_phone"));
     return true;
   }));
+}
+
+TEST_CASE("the batch hash is SHA-256 of the canonical encoding, however large the batch", "[exchange][sync]") {
+  // Spelled out here so a change of the encoding (which would break receipts between nodes of
+  // different versions) cannot pass unnoticed. Large enough to be hashed in several pieces.
+  protocol::RecordBatch b;
+  b.batch_id = "b-1";
+  b.agreement = AgreementId("mpfp-iimp-mou");
+  b.policy_version = std::string(32, '\x7f');
+  b.purpose = "locate-missing-person";
+  b.first_seq = 1;
+  b.last_seq = 3000;
+  for (int i = 0; i < 3000; ++i) {
+    b.records.push_back({RecordId("R" + std::to_string(i)), 1, {{"family_name", "الحسن"}, {"given_name", std::string(i % 50, 'x')}}});
+  }
+  std::string bytes = "jisr-batch-v1";
+  append_bytes(bytes, b.batch_id);
+  append_bytes(bytes, b.agreement.str());
+  append_bytes(bytes, b.policy_version);
+  append_bytes(bytes, b.purpose);
+  append_varint(bytes, b.first_seq);
+  append_varint(bytes, b.last_seq);
+  append_varint(bytes, b.records.size());
+  for (const auto& r : b.records) {
+    append_bytes(bytes, r.id.str());
+    append_varint(bytes, r.version);
+    append_varint(bytes, r.fields.size());
+    for (const auto& f : r.fields) {
+      append_bytes(bytes, f.name);
+      append_bytes(bytes, f.value);
+    }
+  }
+  REQUIRE(bytes.size() > 3 * 64 * 1024);
+  const auto expected = sha256(bytes);
+  CHECK(batch_digest(b) == std::string(reinterpret_cast<const char*>(expected.data()), expected.size()));
 }
