@@ -130,7 +130,7 @@ struct SyncService::InFlightStep {
   std::optional<protocol::BatchReceipt> batch_receipt;
 };
 
-std::shared_ptr<SyncService::StepReplies> SyncService::send_step(const OrgId& peer, SyncPlan& plan) {
+std::shared_ptr<SyncService::StepReplies> SyncService::send_step(const OrgId& peer, const SyncPlan& plan) {
   auto replies = std::make_shared<StepReplies>(io_);
   // co_spawn runs each coroutine at once on this (the io) thread, and request() queues its frame
   // before it first suspends: the withdrawal leaves before the batch, and both after every
@@ -142,14 +142,7 @@ std::shared_ptr<SyncService::StepReplies> SyncService::send_step(const OrgId& pe
   }
   if (plan.batch) {
     ++replies->outstanding;
-    // The records move to the wire (copying megabytes per step showed in profiles); the plan
-    // keeps the rest of the batch, which is all its receipt is checked against, and its
-    // disclosures, which are what commit() records.
-    std::vector<protocol::WireRecord> records = std::move(plan.batch->records);
-    plan.batch->records.clear();
-    protocol::RecordBatch wire = *plan.batch;  // every header field; no records left to copy
-    wire.records = std::move(records);
-    protocol::Message request{0, std::move(wire)};
+    protocol::Message request{0, *plan.batch};
     asio::co_spawn(io_, await_reply(peer, std::move(request), replies, true), asio::detached);
   }
   return replies;
@@ -230,7 +223,7 @@ asio::awaitable<Result<SyncOutcome>> SyncService::run_sync(const OrgId& peer) {
     return std::optional<SyncPlan>(std::move(plan));
   };
   const auto launch = [&](SyncPlan plan) {
-    auto replies = send_step(peer, plan);  // takes the batch's records
+    auto replies = send_step(peer, plan);
     window.push_back(InFlightStep{std::move(plan), std::move(replies), {}, {}});
   };
   // Before returning early, wait until no step of this sync is still on the wire, so a later
@@ -276,11 +269,11 @@ asio::awaitable<Result<SyncOutcome>> SyncService::run_sync(const OrgId& peer) {
     }
     const SyncPlan& plan = done.plan;
     ++outcome.steps;
-    outcome.records_sent += plan.batch ? plan.disclosures.size() : 0;
+    outcome.records_sent += plan.batch ? plan.batch->records.size() : 0;
     outcome.records_withdrawn += plan.withdrawal ? plan.withdrawal->records.size() : 0;
     if (plan.batch || plan.withdrawal) {
       spdlog::info("sync with {}: changes {}..{}: {} record(s) sent, {} withdrawn", peer.str(),
-                   plan.from_seq + 1, plan.to_seq, plan.batch ? plan.disclosures.size() : 0,
+                   plan.from_seq + 1, plan.to_seq, plan.batch ? plan.batch->records.size() : 0,
                    plan.withdrawal ? plan.withdrawal->records.size() : 0);
     }
     window.pop_front();
