@@ -187,6 +187,7 @@ Decision decide(const CompiledAgreement& agreement, const ShareRequest& request,
     d.effect = Effect::kAllow;
     d.why = DecisionReason::kRuleMatched;
     d.rule_id = rule.id;
+    d.fields.reserve(request.record.size());
     for (const auto& [name, value] : request.record) {
       if (agreement.is_never(name)) {
         d.withheld.push_back({name, WithheldReason::kNever});
@@ -219,6 +220,7 @@ Decision decide(const CompiledAgreement& agreement, const ShareRequest& request,
 AcceptResult accept(const CompiledAgreement& agreement, const FieldMap& incoming) {
   AcceptResult out;
   const auto& allowed = agreement.accept_section().fields;
+  out.kept.reserve(incoming.size());
   for (const auto& [name, value] : incoming) {
     if (std::binary_search(allowed.begin(), allowed.end(), name)) {
       out.kept.set(name, value);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "node/core/bytes.hpp"
 #include "node/core/ids.hpp"
@@ -77,11 +78,30 @@ Result<ChainHead> AuditLog::head(const store::TxnView& txn) {
 
 Result<uint64_t> AuditLog::append(store::WriteTxn& txn, const AuditEvent& event,
                                   TimePoint now) const {
-  AuditEvent normalised = event;
-  std::sort(normalised.counts.begin(), normalised.counts.end());
-  JISR_TRY(validate(normalised));
+  return append_all(txn, std::span<const AuditEvent>(&event, 1), now);
+}
+
+Result<uint64_t> AuditLog::append_all(store::WriteTxn& txn, std::span<const AuditEvent> events,
+                                      TimePoint now) const {
   if (to_unix_ms(now) < 0) {
     return make_error(Errc::kInvalidInput, "audit event: time before 1970", "audit");
+  }
+  // Counts go in name order; only events that are not in order yet are copied to sort them.
+  std::vector<AuditEvent> sorted;
+  std::vector<const AuditEvent*> normalised;
+  normalised.reserve(events.size());
+  for (const auto& event : events) {
+    if (std::is_sorted(event.counts.begin(), event.counts.end())) {
+      normalised.push_back(&event);
+    } else {
+      normalised.push_back(nullptr);  // filled below, once `sorted` no longer grows
+      sorted.push_back(event);
+      std::sort(sorted.back().counts.begin(), sorted.back().counts.end());
+    }
+  }
+  for (size_t i = 0, s = 0; i < normalised.size(); ++i) {
+    if (!normalised[i]) normalised[i] = &sorted[s++];
+    JISR_TRY(validate(*normalised[i]));
   }
   JISR_TRY(auto h, head(txn));
   // The counter must name the last entry of the table; if not, someone removed or added
@@ -92,10 +112,18 @@ Result<uint64_t> AuditLog::append(store::WriteTxn& txn, const AuditEvent& event,
     return make_error(Errc::kInternal,
                       "audit log and its counter disagree (run `jisr audit verify`)", "audit");
   }
-  const AuditEntry entry = make_entry(h.seq + 1, now, normalised, h.hash);
-  JISR_TRY(txn.append(Table::kAuditLog, be64_key(entry.seq), encode_entry(entry)));
-  JISR_TRY(txn.put(Table::kMeta, kHeadMetaKey, encode_head({entry.seq, entry.hash})));
-  return entry.seq;
+  if (normalised.empty()) return h.seq;
+  for (const AuditEvent* event : normalised) {
+    // The stored entry is body || prev || hash (encode_entry), encoded once.
+    std::string entry = encode_body(h.seq + 1, now, *event);
+    const Sha256 hash = entry_hash(entry, h.hash);
+    entry.append(reinterpret_cast<const char*>(h.hash.data()), h.hash.size());
+    entry.append(reinterpret_cast<const char*>(hash.data()), hash.size());
+    JISR_TRY(txn.append(Table::kAuditLog, be64_key(h.seq + 1), entry));
+    h = ChainHead{h.seq + 1, hash};
+  }
+  JISR_TRY(txn.put(Table::kMeta, kHeadMetaKey, encode_head(h)));
+  return h.seq;
 }
 
 Result<uint64_t> AuditLog::append(const AuditEvent& event, TimePoint now) const {

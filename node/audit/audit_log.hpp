@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "node/audit/audit_event.hpp"
@@ -73,6 +74,13 @@ class AuditLog {
   // with kInternal when the stored counter disagrees with the table (a tampered or damaged
   // log: refuse to chain onto it; `jisr audit verify` says what is wrong).
   Result<uint64_t> append(store::WriteTxn& txn, const AuditEvent& event, TimePoint now) const;
+  // Appends several events, in order, exactly as that many append() calls would (the same
+  // entries, the same chain), but reads and writes the counter once: a sync commit logs
+  // thousands of disclosures in one transaction. Returns the seq of the last entry (the
+  // current head when events is empty). Fails like append(); an invalid event fails the call
+  // before anything is written.
+  Result<uint64_t> append_all(store::WriteTxn& txn, std::span<const AuditEvent> events,
+                              TimePoint now) const;
   // The same in a transaction of its own (for events that go with no other write).
   Result<uint64_t> append(const AuditEvent& event, TimePoint now) const;
 

@@ -17,6 +17,12 @@ void FieldMap::set(std::string_view name, std::string value) {
     erase(name);
     return;
   }
+  // Fields mostly arrive in name order (decoding, projecting, copying another map): append
+  // without a search or a shift.
+  if (entries_.empty() || entries_.back().first < name) {
+    entries_.emplace_back(std::string(name), std::move(value));
+    return;
+  }
   auto it = std::lower_bound(entries_.begin(), entries_.end(), name,
                              [](const Entry& e, std::string_view n) { return e.first < n; });
   if (it != entries_.end() && it->first == name) {
@@ -89,6 +95,7 @@ Result<FieldMap> decode_fields(std::string_view bytes) {
   auto count = r.varint();
   if (!count || *count > kMaxFields) return bad("corrupt record: field count");
   FieldMap out;
+  out.reserve(*count);
   std::string_view previous;
   for (uint64_t i = 0; i < *count; ++i) {
     auto name = r.bytes(kMaxNameBytes);

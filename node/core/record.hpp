@@ -28,6 +28,8 @@ class FieldMap {
   // Sets or replaces a field; an empty value erases it.
   void set(std::string_view name, std::string value);
   void erase(std::string_view name);
+  // Room for n fields without reallocating (a hint; changes no content).
+  void reserve(size_t n) { entries_.reserve(n); }
   // nullopt when the field is absent. The view lives as long as this map is unchanged.
   std::optional<std::string_view> get(std::string_view name) const;
   bool has(std::string_view name) const { return get(name).has_value(); }

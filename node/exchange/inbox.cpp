@@ -56,10 +56,12 @@ Result<protocol::BatchReceipt> Inbox::receive_batch(const OrgId& peer,
         continue;
       }
       FieldMap incoming;
+      incoming.reserve(wire.fields.size());
       for (const auto& f : wire.fields) incoming.set(f.name, f.value);
       auto kept = policies::accept(*agreement, incoming);
       for (auto& name : kept.dropped) dropped.insert(std::move(name));
       FieldMap checked;
+      checked.reserve(kept.kept.size());
       bool valid = true;
       for (const auto& [name, value] : kept.kept) {
         auto canonical = schema_.canonical_value(name, value);

@@ -38,7 +38,8 @@ Result<void> check_signature(std::string_view message, const std::string& signat
 Outbox::Outbox(store::Env& env, const audit::AuditLog& audit, const Clock& clock, NodeLimits limits)
     : env_(env), records_(env), audit_(audit), clock_(clock), limits_(limits) {}
 
-Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement) {
+Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement,
+                              std::optional<uint64_t> after) {
   const OrgId& peer = agreement.peer();
   const TimePoint now = clock_.now();
   JISR_TRY(auto txn, env_.read());
@@ -48,7 +49,7 @@ Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement) {
   plan.agreement_id = agreement.id().str();
   plan.policy_version = agreement.version();
   plan.purpose = agreement.purposes().empty() ? std::string() : agreement.purposes().front();
-  plan.from_seq = state.policy_version == agreement.version() ? state.acked_seq : 0;
+  plan.from_seq = after ? *after : state.policy_version == agreement.version() ? state.acked_seq : 0;
   plan.to_seq = plan.from_seq;
 
   protocol::RecordBatch batch;
@@ -122,6 +123,7 @@ Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement) {
     batch.purpose = plan.purpose;
     batch.first_seq = plan.from_seq + 1;
     batch.last_seq = plan.to_seq;
+    plan.batch_hash = batch_digest(batch);
     plan.batch = std::move(batch);
   }
   return plan;
@@ -131,7 +133,7 @@ Result<void> Outbox::verify_batch_receipt(const SyncPlan& plan, const protocol::
                                           const OrgId& self, const PeerPublicKey& key) {
   if (!plan.batch) return make_error(Errc::kInternal, "receipt for a plan without a batch");
   if (r.receiver != plan.peer) return make_error(Errc::kDenied, "receipt names another receiver", plan.peer.str());
-  if (r.batch_hash != batch_digest(*plan.batch) || r.batch_id != plan.batch->batch_id ||
+  if (r.batch_hash != plan.batch_hash || r.batch_id != plan.batch->batch_id ||
       r.first_seq != plan.batch->first_seq || r.last_seq != plan.batch->last_seq) {
     return make_error(Errc::kDenied, "receipt does not match the batch sent", plan.peer.str());
   }
@@ -152,7 +154,8 @@ Result<void> Outbox::verify_withdrawal_receipt(const SyncPlan& plan,
 
 Result<void> Outbox::commit(const SyncPlan& plan,
                             const std::optional<protocol::BatchReceipt>& batch_receipt,
-                            const std::optional<protocol::WithdrawalReceipt>& withdrawal_receipt) {
+                            const std::optional<protocol::WithdrawalReceipt>& withdrawal_receipt,
+                            const SyncPlan* then_prepare) {
   if ((plan.batch && !batch_receipt) || (plan.withdrawal && !withdrawal_receipt)) {
     return make_error(Errc::kInternal, "commit without the receipts of what was sent");
   }
@@ -164,10 +167,14 @@ Result<void> Outbox::commit(const SyncPlan& plan,
       return make_error(Errc::kConflict, "the outbox moved while this step was in flight", plan.peer.str());
     }
     const audit::Actor node{audit::ActorKind::kNode, {}};
+    // Every confirmed withdrawal and every disclosure gets its own entry, appended together.
+    std::vector<audit::AuditEvent> events;
+    events.reserve((plan.withdrawal ? plan.withdrawal->records.size() : 0) + plan.disclosures.size() + 1);
     if (plan.withdrawal) {
+      const std::string withdrawal_hash = hex(withdrawal_receipt->withdrawal_hash);
       for (const auto& w : plan.withdrawal->records) {
         JISR_TRY(save_sent_state(txn, plan.peer, w.id, SentState{w.version, {}, false}));
-        audit::AuditEvent e;
+        audit::AuditEvent& e = events.emplace_back();
         e.kind = audit::AuditKind::kWithdrawalConfirmed;
         e.actor = node;
         e.peer = plan.peer.str();
@@ -177,15 +184,14 @@ Result<void> Outbox::commit(const SyncPlan& plan,
         e.policy_hash = plan.policy_version;
         e.detail = w.reason == protocol::WithdrawalReason::kDeleted ? "record deleted"
                                                                      : "no longer allowed by the agreement";
-        e.batch_hash = hex(withdrawal_receipt->withdrawal_hash);
-        JISR_TRY(audit_.append(txn, e, now));
+        e.batch_hash = withdrawal_hash;
       }
     }
     if (plan.batch) {
       const std::string batch_hash = hex(batch_receipt->batch_hash);
       for (const auto& d : plan.disclosures) {
         JISR_TRY(save_sent_state(txn, plan.peer, d.id, SentState{d.version, d.digest, false}));
-        audit::AuditEvent e;
+        audit::AuditEvent& e = events.emplace_back();
         e.kind = audit::AuditKind::kRecordDisclosed;
         e.actor = node;
         e.peer = plan.peer.str();
@@ -196,9 +202,8 @@ Result<void> Outbox::commit(const SyncPlan& plan,
         e.policy_hash = plan.policy_version;
         e.purpose = plan.purpose;
         e.fields = d.fields;
-        JISR_TRY(audit_.append(txn, e, now));
       }
-      audit::AuditEvent e;
+      audit::AuditEvent& e = events.emplace_back();
       e.kind = audit::AuditKind::kReceiptReceived;
       e.actor = {audit::ActorKind::kPeer, plan.peer.str()};
       e.peer = plan.peer.str();
@@ -206,7 +211,6 @@ Result<void> Outbox::commit(const SyncPlan& plan,
       e.agreement_id = plan.agreement_id;
       e.policy_hash = plan.policy_version;
       e.counts = {{"accepted", batch_receipt->accepted}, {"rejected", batch_receipt->rejected}};
-      JISR_TRY(audit_.append(txn, e, now));
       ByteWriter w;
       w.bytes(batch_receipt->batch_hash);
       w.varint(batch_receipt->first_seq);
@@ -217,32 +221,39 @@ Result<void> Outbox::commit(const SyncPlan& plan,
       state.last_receipt_ms = batch_receipt->receiver_time_ms;
       ++state.receipts;
     }
+    JISR_TRY(audit_.append_all(txn, events, now));
     state.acked_seq = plan.to_seq;
     state.policy_version = plan.policy_version;
-    return save_outbox_state(txn, plan.peer, state);
+    JISR_TRY(save_outbox_state(txn, plan.peer, state));
+    if (then_prepare) {
+      JISR_TRY(mark_in_doubt(txn, *then_prepare));
+    }
+    return ok();
   });
 }
 
 Result<void> Outbox::prepare(const SyncPlan& plan) {
   if (!plan.withdrawal && !plan.batch) return ok();
-  return env_.write([&](store::WriteTxn& txn) -> Result<void> {
-    const auto mark = [&](const RecordId& id) -> Result<void> {
-      JISR_TRY(auto sent, load_sent_state(txn, plan.peer, id));
-      SentState s = sent ? *sent : SentState{};
-      if (s.in_doubt) return ok();
-      s.in_doubt = true;
-      return save_sent_state(txn, plan.peer, id, s);
-    };
-    if (plan.withdrawal) {
-      for (const auto& w : plan.withdrawal->records) {
-        JISR_TRY(mark(w.id));
-      }
+  return env_.write([&](store::WriteTxn& txn) { return mark_in_doubt(txn, plan); });
+}
+
+Result<void> Outbox::mark_in_doubt(store::WriteTxn& txn, const SyncPlan& plan) {
+  const auto mark = [&](const RecordId& id) -> Result<void> {
+    JISR_TRY(auto sent, load_sent_state(txn, plan.peer, id));
+    SentState s = sent ? *sent : SentState{};
+    if (s.in_doubt) return ok();
+    s.in_doubt = true;
+    return save_sent_state(txn, plan.peer, id, s);
+  };
+  if (plan.withdrawal) {
+    for (const auto& w : plan.withdrawal->records) {
+      JISR_TRY(mark(w.id));
     }
-    for (const auto& d : plan.disclosures) {
-      JISR_TRY(mark(d.id));
-    }
-    return ok();
-  });
+  }
+  for (const auto& d : plan.disclosures) {
+    JISR_TRY(mark(d.id));
+  }
+  return ok();
 }
 
 Result<OutboxState> Outbox::state(const OrgId& peer) {

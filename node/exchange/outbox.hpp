@@ -48,6 +48,7 @@ struct SyncPlan {
   std::string purpose;
   std::optional<protocol::Withdrawal> withdrawal;  // goes first
   std::optional<protocol::RecordBatch> batch;
+  std::string batch_hash;  // raw SHA-256 of the batch (batch_digest), what its receipt must name
   std::vector<Disclosure> disclosures;
   bool advances() const { return to_seq > from_seq; }
 };
@@ -60,8 +61,11 @@ class Outbox {
  public:
   Outbox(store::Env& env, const audit::AuditLog& audit, const Clock& clock, NodeLimits limits);
 
-  // Plans the next step for the agreement's peer (empty plan: nothing pending).
-  Result<SyncPlan> plan(const policies::CompiledAgreement& agreement);
+  // Plans the next step for the agreement's peer (empty plan: nothing pending). It starts
+  // after the last acknowledged change, or after `after` (the last change of a step already
+  // planned and sent but not yet committed: a sender keeps several steps in flight).
+  Result<SyncPlan> plan(const policies::CompiledAgreement& agreement,
+                        std::optional<uint64_t> after = std::nullopt);
 
   // Marks every record of the plan as in doubt, durably, BEFORE anything is sent: if the node
   // dies after the peer acted but before commit(), the next plan re-sends the projection or
@@ -78,8 +82,11 @@ class Outbox {
 
   // Records a planned step as done (receipts already verified; a plan with messages needs its
   // receipts). Advances the outbox, remembers what the peer holds, writes the audit entries.
+  // Steps commit in plan order (kConflict otherwise). With then_prepare, the same transaction
+  // also does prepare(*then_prepare): one durable write per step instead of two.
   Result<void> commit(const SyncPlan& plan, const std::optional<protocol::BatchReceipt>& batch_receipt,
-                      const std::optional<protocol::WithdrawalReceipt>& withdrawal_receipt);
+                      const std::optional<protocol::WithdrawalReceipt>& withdrawal_receipt,
+                      const SyncPlan* then_prepare = nullptr);
 
   // The outbox state of a peer (what status shows).
   Result<OutboxState> state(const OrgId& peer);
@@ -89,6 +96,8 @@ class Outbox {
   Result<uint64_t> pending(const OrgId& peer, const std::string& policy_version);
 
  private:
+  static Result<void> mark_in_doubt(store::WriteTxn& txn, const SyncPlan& plan);
+
   store::Env& env_;
   store::RecordStore records_;
   const audit::AuditLog& audit_;

@@ -169,7 +169,15 @@ Result<void> for_each_received(const store::TxnView& txn, const std::string& pee
 }
 
 std::string batch_digest(const protocol::RecordBatch& b) {
+  // The canonical encoding goes to the hash in pieces of about kChunk bytes, through one
+  // reused buffer: a whole batch is megabytes, and building it in one string cost a fresh
+  // allocation (and its page faults) per batch on both nodes. Same bytes, same digest. The
+  // buffer stays well under 64 KiB: freeing a chunk that large makes glibc consolidate its
+  // free lists, which showed as a fifth of the sender's time.
+  constexpr size_t kChunk = 16 * 1024;
+  Sha256Builder hash;
   ByteWriter w;
+  w.str().reserve(2 * kChunk);
   w.raw("jisr-batch-v1");
   w.bytes(b.batch_id);
   w.bytes(b.agreement.str());
@@ -178,8 +186,15 @@ std::string batch_digest(const protocol::RecordBatch& b) {
   w.varint(b.first_seq);
   w.varint(b.last_seq);
   w.varint(b.records.size());
-  for (const auto& r : b.records) put_record(w, r);
-  const auto h = sha256(w.str());
+  for (const auto& r : b.records) {
+    put_record(w, r);
+    if (w.str().size() >= kChunk) {
+      hash.add(w.str());
+      w.str().clear();
+    }
+  }
+  hash.add(w.str());
+  const auto h = hash.finish();
   return std::string(reinterpret_cast<const char*>(h.data()), h.size());
 }
 

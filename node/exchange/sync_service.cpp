@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <deque>
+
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -112,6 +115,73 @@ asio::awaitable<Result<SyncOutcome>> SyncService::sync_peer(OrgId peer) {
   co_return result;
 }
 
+struct SyncService::StepReplies {
+  explicit StepReplies(asio::io_context& io) : done(io, std::chrono::steady_clock::time_point::max()) {}
+  asio::steady_timer done;  // cancelled when the last awaited answer is in
+  int outstanding = 0;      // answers still awaited
+  std::optional<Result<protocol::Message>> withdrawal;
+  std::optional<Result<protocol::Message>> batch;
+};
+
+struct SyncService::InFlightStep {
+  SyncPlan plan;
+  std::shared_ptr<StepReplies> replies;
+  std::optional<protocol::WithdrawalReceipt> withdrawal_receipt;
+  std::optional<protocol::BatchReceipt> batch_receipt;
+};
+
+std::shared_ptr<SyncService::StepReplies> SyncService::send_step(const OrgId& peer, const SyncPlan& plan) {
+  auto replies = std::make_shared<StepReplies>(io_);
+  // co_spawn runs each coroutine at once on this (the io) thread, and request() queues its frame
+  // before it first suspends: the withdrawal leaves before the batch, and both after every
+  // step sent earlier.
+  if (plan.withdrawal) {
+    ++replies->outstanding;
+    protocol::Message request{0, *plan.withdrawal};  // named: see GCC 12 in peer_network.hpp
+    asio::co_spawn(io_, await_reply(peer, std::move(request), replies, false), asio::detached);
+  }
+  if (plan.batch) {
+    ++replies->outstanding;
+    protocol::Message request{0, *plan.batch};
+    asio::co_spawn(io_, await_reply(peer, std::move(request), replies, true), asio::detached);
+  }
+  return replies;
+}
+
+asio::awaitable<void> SyncService::await_reply(OrgId peer, protocol::Message request,
+                                               std::shared_ptr<StepReplies> replies, bool is_batch) {
+  auto reply = co_await network_.request(peer, std::move(request), options_.request_timeout);
+  (is_batch ? replies->batch : replies->withdrawal) = std::move(reply);
+  if (--replies->outstanding == 0) replies->done.cancel();
+}
+
+asio::awaitable<Result<void>> SyncService::finish_step(const OrgId& peer, InFlightStep& step,
+                                                       const PeerPublicKey& key) {
+  // Nothing else runs between this test and the wait (one thread), so the wake-up cannot be
+  // missed; request() always completes (answer, error or its timeout).
+  if (step.replies->outstanding > 0) {
+    [[maybe_unused]] auto [ec] = co_await step.replies->done.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  const auto& plan = step.plan;
+  if (plan.withdrawal) {
+    auto& reply = *step.replies->withdrawal;
+    if (!reply) co_return reply.error();
+    const auto* r = reply.value().get<protocol::WithdrawalReceipt>();
+    if (!r) co_return make_error(Errc::kDenied, "the peer answered a withdrawal with something else", peer.str());
+    JISR_CO_TRY(Outbox::verify_withdrawal_receipt(plan, *r, self_, key));
+    step.withdrawal_receipt = *r;
+  }
+  if (plan.batch) {
+    auto& reply = *step.replies->batch;
+    if (!reply) co_return reply.error();
+    const auto* r = reply.value().get<protocol::BatchReceipt>();
+    if (!r) co_return make_error(Errc::kDenied, "the peer answered a batch with something else", peer.str());
+    JISR_CO_TRY(Outbox::verify_batch_receipt(plan, *r, self_, key));
+    step.batch_receipt = *r;
+  }
+  co_return ok();
+}
+
 asio::awaitable<Result<SyncOutcome>> SyncService::run_sync(const OrgId& peer) {
   SyncOutcome outcome;
   outcome.peer = peer;
@@ -130,37 +200,74 @@ asio::awaitable<Result<SyncOutcome>> SyncService::run_sync(const OrgId& peer) {
   if (!network_.is_connected(peer)) {
     co_return make_error(Errc::kDisconnected, "peer not connected", peer.str());
   }
-  const auto key = peer_keys_.find(peer);
-  if (key == peer_keys_.end()) {
+  const auto key_it = peer_keys_.find(peer);
+  if (key_it == peer_keys_.end()) {
     co_return make_error(Errc::kDenied, "the peer's certificate carries no receipt signing key", peer.str());
   }
-  while (outcome.steps < kMaxStepsPerSync) {
-    JISR_CO_TRY(auto plan, outbox_.plan(*agreement));
-    if (!plan.advances()) break;
-    JISR_CO_TRY(outbox_.prepare(plan));
-    std::optional<protocol::WithdrawalReceipt> withdrawal_receipt;
-    std::optional<protocol::BatchReceipt> batch_receipt;
-    if (plan.withdrawal) {
-      // A named message, not a temporary: GCC 12 may destroy a temporary argument of a
-      // coroutine call inside co_await twice.
-      protocol::Message request{0, *plan.withdrawal};
-      auto reply = co_await network_.request(peer, std::move(request), options_.request_timeout);
-      if (!reply) co_return reply.error();
-      const auto* r = reply.value().get<protocol::WithdrawalReceipt>();
-      if (!r) co_return make_error(Errc::kDenied, "the peer answered a withdrawal with something else", peer.str());
-      JISR_CO_TRY(Outbox::verify_withdrawal_receipt(plan, *r, self_, key->second));
-      withdrawal_receipt = *r;
+  const PeerPublicKey key = key_it->second;
+
+  // Steps planned and sent, oldest first; the front is the next to commit.
+  std::deque<InFlightStep> window;
+  uint64_t planned = 0;        // steps planned so far (bounded by kMaxStepsPerSync)
+  bool all_planned = false;    // the last plan found nothing more to do
+  const auto plan_next = [&]() -> Result<std::optional<SyncPlan>> {
+    if (all_planned || planned >= kMaxStepsPerSync) return std::optional<SyncPlan>();
+    std::optional<uint64_t> after;
+    if (!window.empty()) after = window.back().plan.to_seq;
+    JISR_TRY(auto plan, outbox_.plan(*agreement, after));
+    if (!plan.advances()) {
+      all_planned = true;
+      return std::optional<SyncPlan>();
     }
-    if (plan.batch) {
-      protocol::Message request{0, *plan.batch};  // named: see the withdrawal above
-      auto reply = co_await network_.request(peer, std::move(request), options_.request_timeout);
-      if (!reply) co_return reply.error();
-      const auto* r = reply.value().get<protocol::BatchReceipt>();
-      if (!r) co_return make_error(Errc::kDenied, "the peer answered a batch with something else", peer.str());
-      JISR_CO_TRY(Outbox::verify_batch_receipt(plan, *r, self_, key->second));
-      batch_receipt = *r;
+    ++planned;
+    return std::optional<SyncPlan>(std::move(plan));
+  };
+  const auto launch = [&](SyncPlan plan) {
+    auto replies = send_step(peer, plan);
+    window.push_back(InFlightStep{std::move(plan), std::move(replies), {}, {}});
+  };
+  // Before returning early, wait until no step of this sync is still on the wire, so a later
+  // sync never runs beside its leftovers (each ends by answer, error or timeout).
+  const auto drain = [&]() -> asio::awaitable<void> {
+    for (auto& step : window) {
+      if (step.replies->outstanding > 0) {
+        [[maybe_unused]] auto [ec] = co_await step.replies->done.async_wait(asio::as_tuple(asio::use_awaitable));
+      }
     }
-    JISR_CO_TRY(outbox_.commit(plan, batch_receipt, withdrawal_receipt));
+  };
+
+  // The first kStepsInFlight steps are prepared in transactions of their own; every later one
+  // in the transaction that commits the oldest step of the window.
+  while (window.size() < kStepsInFlight) {
+    auto next = plan_next();
+    Result<void> prepared = next ? ok() : Result<void>(next.error());
+    if (next && next.value()) prepared = outbox_.prepare(*next.value());
+    if (!prepared) {
+      co_await drain();
+      co_return prepared.error();
+    }
+    if (!next.value()) break;
+    launch(std::move(*next.value()));
+  }
+  while (!window.empty()) {
+    auto finished = co_await finish_step(peer, window.front(), key);
+    if (!finished) {
+      co_await drain();
+      co_return finished.error();
+    }
+    auto next = plan_next();
+    if (!next) {
+      co_await drain();
+      co_return next.error();
+    }
+    InFlightStep& done = window.front();
+    auto committed = outbox_.commit(done.plan, done.batch_receipt, done.withdrawal_receipt,
+                                    next.value() ? &*next.value() : nullptr);
+    if (!committed) {
+      co_await drain();
+      co_return committed.error();
+    }
+    const SyncPlan& plan = done.plan;
     ++outcome.steps;
     outcome.records_sent += plan.batch ? plan.batch->records.size() : 0;
     outcome.records_withdrawn += plan.withdrawal ? plan.withdrawal->records.size() : 0;
@@ -169,6 +276,8 @@ asio::awaitable<Result<SyncOutcome>> SyncService::run_sync(const OrgId& peer) {
                    plan.from_seq + 1, plan.to_seq, plan.batch ? plan.batch->records.size() : 0,
                    plan.withdrawal ? plan.withdrawal->records.size() : 0);
     }
+    window.pop_front();
+    if (next.value()) launch(std::move(*next.value()));
   }
   JISR_CO_TRY(auto pending, outbox_.pending(peer, agreement->version()));
   outcome.pending = pending;

@@ -1,9 +1,13 @@
 // SyncService: runs policy-filtered sharing on the live node (issue 5). For each configured
 // peer it pushes the outbox whenever the peer is connected and something is pending (it
-// checks after every connection, every poll_interval, and when `jisr sync` asks), one step at
-// a time: withdrawals first, then a batch, each awaited for its signed receipt, verified, then
-// committed. It also answers the peer's batches and withdrawals through the Inbox, and purges
-// received records past retention.
+// checks after every connection, every poll_interval, and when `jisr sync` asks), in steps:
+// each step's withdrawals, then its batch. Up to kStepsInFlight steps are on the wire at once
+// (so the peer stores one batch while this node plans the next), but they are committed one
+// at a time in plan order, each only once its signed receipts arrived and verified; the first
+// step that fails stops the sync, and nothing after it is committed. Every message goes over
+// the one session in plan order, and the peer handles them in arrival order, so a withdrawal
+// never overtakes a batch planned before it. It also answers the peer's batches and
+// withdrawals through the Inbox, and purges received records past retention.
 //
 // A step interrupted by a disconnect or a crash is simply planned again later from the last
 // committed receipt; the receiver is idempotent, so nothing is lost or duplicated.
@@ -34,6 +38,11 @@ class io_context;
 }
 
 namespace jisr::exchange {
+
+// Steps sent before the receipt of the oldest one is awaited. Each holds one batch in memory
+// (at most NodeLimits::batch_bytes) and up to two requests at the peer, under its
+// TransportOptions::max_handlers_in_flight (16).
+inline constexpr size_t kStepsInFlight = 4;
 
 struct SyncOptions {
   std::chrono::milliseconds poll_interval{1000};          // how often pending work is looked for
@@ -85,7 +94,17 @@ class SyncService {
     std::string last_error;
     std::optional<TimePoint> last_sync;
   };
+  struct StepReplies;
+  struct InFlightStep;
   boost::asio::awaitable<Result<SyncOutcome>> run_sync(const OrgId& peer);
+  // Queues the step's withdrawal, then its batch, on the peer's session now (in that order)
+  // and returns what completes when both answers are in.
+  std::shared_ptr<StepReplies> send_step(const OrgId& peer, const SyncPlan& plan);
+  boost::asio::awaitable<void> await_reply(OrgId peer, protocol::Message request,
+                                           std::shared_ptr<StepReplies> replies, bool is_batch);
+  // Waits for both answers of a step and checks its receipts; the verified receipts.
+  boost::asio::awaitable<Result<void>> finish_step(const OrgId& peer, InFlightStep& step,
+                                                   const PeerPublicKey& key);
   boost::asio::awaitable<void> poll_loop();
   boost::asio::awaitable<void> purge_loop();
 

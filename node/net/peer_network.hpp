@@ -73,7 +73,10 @@ class PeerNetwork {
   // Sends message to the connected peer org and waits for the response with the same request
   // id (the request id is assigned here). Errors: kDisconnected (not connected, or the session
   // ended first), kOverloaded (timeout or too many pending writes), the peer's `error` reply
-  // mapped to an Errc (what = "peer error: <text>", where = org).
+  // mapped to an Errc (what = "peer error: <text>", where = org). The frame is queued before
+  // the coroutine first suspends, and a session writes frames in queue order and its peer starts
+  // their handlers in arrival order: requests started one after another reach the peer's
+  // handler in that order (sync relies on it to keep several steps in flight).
   boost::asio::awaitable<Result<protocol::Message>> request(const OrgId& org,
                                                             protocol::Message message,
                                                             std::chrono::milliseconds timeout);

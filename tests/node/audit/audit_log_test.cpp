@@ -158,6 +158,36 @@ TEST_CASE("append chains entries inside the caller's transaction", "[audit]") {
     REQUIRE(entry);
     CHECK(entry->event.counts == std::vector<Count>{{"inserted", 12}, {"updated", 0}});
   }
+  SECTION("append_all stores exactly what one append per event would") {
+    StoreFixture one_by_one;
+    std::vector<AuditEvent> events{disclosure(1), import_event(7), disclosure(2)};
+    REQUIRE(one_by_one.env->write([&](store::WriteTxn& txn) -> Result<void> {
+      for (const auto& e : events) {
+        JISR_TRY(one_by_one.log->append(txn, e, t0()));
+      }
+      return ok();
+    }));
+    auto last = f.env->write([&](store::WriteTxn& txn) { return f.log->append_all(txn, events, t0()); });
+    REQUIRE(last);
+    CHECK(last.value() == 3);
+    auto a = one_by_one.env->read().value();
+    auto b = f.env->read().value();
+    for (uint64_t seq = 1; seq <= 3; ++seq) {
+      CHECK(a.get(store::Table::kAuditLog, be64_key(seq)) == b.get(store::Table::kAuditLog, be64_key(seq)));
+    }
+    CHECK(AuditLog::head(a).value().hash == AuditLog::head(b).value().hash);
+    CHECK(AuditLog::get(b, 2).value()->event.counts == std::vector<Count>{{"inserted", 7}, {"updated", 0}});
+    CHECK(f.verify().ok());
+  }
+  SECTION("append_all with one invalid event writes nothing") {
+    AuditEvent bad = disclosure(2);
+    bad.record_id = "bad id";
+    std::vector<AuditEvent> events{disclosure(1), bad};
+    auto r = f.env->write([&](store::WriteTxn& txn) { return f.log->append_all(txn, events, t0()); });
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::kInvalidInput);
+    CHECK(f.env->read().value().count(store::Table::kAuditLog) == 0);
+  }
   SECTION("append refuses to chain onto a log whose counter disagrees") {
     f.append(3);
     f.del_raw(store::Table::kAuditLog, be64_key(3));
