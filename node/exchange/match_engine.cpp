@@ -698,7 +698,11 @@ Result<protocol::MatchResponse> MatchEngine::answer(const OrgId& peer, const pol
     }
   }
   if (req.points.size() > kMaxQueryPoints) return refuse(Errc::kInvalidInput, "too many points", audit::AuditKind::kMatchJob);
-  if (req.points.size() > static_cast<size_t>(req.count) * match::kMaxVariantsPerKind * spec.value().keys.size()) {
+  // Per record and kind: its value keys and a presence key per field position, each with at
+  // most kMaxVariantsPerKind variants.
+  size_t keys_per_record = 0;
+  for (const auto& k : spec.value().keys) keys_per_record += match::kMaxVariantsPerKind * (1 + k.fields.size());
+  if (req.points.size() > static_cast<size_t>(req.count) * keys_per_record) {
     return refuse(Errc::kInvalidInput, "more points than the record count allows", audit::AuditKind::kMatchJob);
   }
   spec.value().agreement_id = match_domain(self_, peer);

@@ -35,8 +35,23 @@ std::vector<std::string> variants(const MatchField& field, const FieldFeatures& 
   return out;
 }
 
+// Fields that every kind of two or more fields holds (the person's own name in the default
+// keys). They get no presence key: when such a field differs, no kind with values matches
+// at all, so its presence could never be weighed (and would double the PSI work).
+std::vector<bool> fields_in_every_kind(const CompiledMatchSpec& spec) {
+  std::vector<bool> out(spec.fields.size(), true);
+  for (const auto& k : spec.keys) {
+    if (k.fields.size() < 2) continue;
+    for (size_t f = 0; f < out.size(); ++f) {
+      if (std::find(k.fields.begin(), k.fields.end(), f) == k.fields.end()) out[f] = false;
+    }
+  }
+  return out;
+}
+
 void add_keys(const CompiledMatchSpec& spec, const RecordFeatures& record, KeySide side,
               int required_field, std::vector<MatchKey>& out) {
+  const std::vector<bool> in_every_kind = fields_in_every_kind(spec);
   for (uint32_t k = 0; k < spec.keys.size(); ++k) {
     const CompiledKey& key = spec.keys[k];
     if (required_field >= 0 &&
@@ -60,21 +75,26 @@ void add_keys(const CompiledMatchSpec& spec, const RecordFeatures& record, KeySi
     }
     if (!complete) continue;
     if (values.size() >= 2) {
-      // The presence key: the other fields' values and only "present" for the last field, so
-      // that a match on it without a match on the full kind says the last field disagrees
-      // (negative evidence PSI cannot otherwise give). Its kind number is offset by the
-      // number of kinds.
-      std::vector<size_t> pos(values.size() - 1, 0);
-      for (size_t n = 0; n < kMaxVariantsPerKind; ++n) {
-        ByteWriter w;
-        w.bytes(kKeyDomain);
-        w.bytes(spec.agreement_id);
-        w.bytes(key.id + "#present");
-        for (size_t i = 0; i + 1 < values.size(); ++i) w.bytes(values[i][pos[i]]);
-        out.push_back(MatchKey{static_cast<uint32_t>(k + spec.keys.size()), w.take()});
-        size_t i = 0;
-        while (i < pos.size() && ++pos[i] == values[i].size()) pos[i++] = 0;
-        if (i == pos.size()) break;
+      // Presence keys: the other fields' values and only "present" for the field at position
+      // p, once per position, so that a match on one without a match on any kind holding the
+      // field's value says that field disagrees (negative evidence PSI cannot otherwise give:
+      // a namesake's other father, a brother's other given name).
+      for (size_t p = 0; p < values.size(); ++p) {
+        if (in_every_kind[key.fields[p]]) continue;
+        std::vector<size_t> pos(values.size(), 0);
+        for (size_t n = 0; n < kMaxVariantsPerKind; ++n) {
+          ByteWriter w;
+          w.bytes(kKeyDomain);
+          w.bytes(spec.agreement_id);
+          w.bytes(key.id + "#present" + (p + 1 == values.size() ? std::string() : "@" + std::to_string(p)));
+          for (size_t i = 0; i < values.size(); ++i) {
+            if (i != p) w.bytes(values[i][pos[i]]);
+          }
+          out.push_back(MatchKey{presence_kind(spec.keys.size(), k, p), w.take()});
+          size_t i = 0;
+          while (i < pos.size() && (i == p || ++pos[i] == values[i].size())) pos[i++] = 0;
+          if (i == pos.size()) break;
+        }
       }
     }
     // Cartesian product of the variants, bounded.

@@ -21,8 +21,8 @@ namespace jisr::match {
 enum class KeySide { kQuerier, kResponder };
 
 struct MatchKey {
-  // Index into CompiledMatchSpec::keys; kinds + index for the kind's presence key (the kind
-  // with its last field reduced to "present"; see psi_decide).
+  // Index k into CompiledMatchSpec::keys for a value key; for a presence key (the kind with
+  // its field at position p reduced to "present"; see psi_decide), kinds * (1 + p) + k.
   uint32_t kind = 0;
   std::string bytes;   // domain || agreement || kind id || values (length-prefixed)
   bool operator==(const MatchKey&) const = default;
@@ -31,6 +31,11 @@ struct MatchKey {
 
 // At most this many variants of one key kind per record (a bound on hostile or odd data).
 inline constexpr size_t kMaxVariantsPerKind = 64;
+
+// Presence kind number of kind k with position p reduced to "present", and back.
+inline uint32_t presence_kind(size_t kinds, uint32_t k, size_t p) {
+  return static_cast<uint32_t>(kinds * (1 + p) + k);
+}
 
 // Keys of one record, sorted and without duplicates. A kind is skipped when one of its fields
 // is absent.

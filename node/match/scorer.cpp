@@ -203,8 +203,10 @@ PsiDecision psi_decide(const CompiledMatchSpec& spec, std::span<const uint32_t> 
   for (uint32_t k : matched_kinds) {
     if (k < n) {
       for (uint32_t f : spec.keys[k].fields) covered[f] = true;
-    } else if (k < 2 * n && !spec.keys[k - n].fields.empty()) {
-      present[spec.keys[k - n].fields.back()] = true;
+    } else if (n > 0) {
+      const uint32_t kind = (k - static_cast<uint32_t>(n)) % n;
+      const size_t pos = (k - n) / n;
+      if (pos < spec.keys[kind].fields.size()) present[spec.keys[kind].fields[pos]] = true;
     }
     // Other numbers: a kind we did not send cannot count.
   }

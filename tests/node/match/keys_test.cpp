@@ -167,12 +167,17 @@ TEST_CASE("match keys: cross-script, variants, domain separation", "[match][keys
     }
     std::set<std::string> ids;
     for (auto k : kinds) {
-      // Kinds from keys.size() on are presence keys (the kind with its last field "present").
-      ids.insert(k < spec.keys.size() ? spec.keys[k].id
-                                      : spec.keys[k - spec.keys.size()].id + "#present");
+      // Kinds from keys.size() on are presence keys (the kind with the field at one position
+      // "present"): presence_kind(kinds, kind, position).
+      const size_t n = spec.keys.size();
+      ids.insert(k < n ? spec.keys[k].id
+                       : spec.keys[(k - n) % n].id + "#present@" + std::to_string((k - n) / n));
     }
     CHECK(ids.count("given_name+father_name+birth_date"));  // 1988 within 1 of 1989
-    CHECK(ids.count("given_name+father_name+birth_date#present"));
+    CHECK(ids.count("given_name+father_name+birth_date#present@2"));  // the birth date
+    CHECK(ids.count("given_name+father_name+birth_date#present@1"));  // the father name
+    // The own name is in every kind: no presence key for it (it could never be weighed).
+    CHECK_FALSE(ids.count("given_name+father_name+birth_date#present@0"));
     CHECK(ids.count("given_name+father_name+family_name"));
     CHECK(ids.count("given_name+family_name+missing_place"));  // Aleppo = حلب
   }
