@@ -17,6 +17,7 @@ RecordFeatures extract_features(const CompiledMatchSpec& spec, const FieldMap& f
     switch (spec.fields[i].role) {
       case MatchRole::kName:
         f.skeleton = name_skeleton(*value);
+        f.first_name = first_name_skeleton(*value);
         f.present = !f.skeleton.empty();
         break;
       case MatchRole::kPlace:

@@ -13,7 +13,12 @@ std::vector<std::string> variants(const MatchField& field, const FieldFeatures& 
                                   int tolerance) {
   std::vector<std::string> out;
   switch (field.role) {
-    case MatchRole::kName: out.push_back(f.skeleton); break;
+    case MatchRole::kName:
+      // The first of several names too: "Fatima" meets "Fatima al-Hasan" (and "Fatima
+      // al-Hasan" meets "Fatima Khalil": a mother's family name is the part sources omit).
+      out.push_back(f.skeleton);
+      if (!f.first_name.empty() && f.first_name != f.skeleton) out.push_back(f.first_name);
+      break;
     case MatchRole::kPlace: out = f.parts; break;
     case MatchRole::kText: {
       std::string joined;

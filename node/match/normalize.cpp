@@ -6,6 +6,7 @@
 #include <unicode/unistr.h>
 
 #include <algorithm>
+#include <array>
 #include <memory>
 #include <stdexcept>
 #include <unordered_map>
@@ -322,6 +323,22 @@ std::string word_skeleton(std::string_view folded_word) {
 std::string name_skeleton(std::string_view utf8) {
   std::string out;
   for (const auto& w : name_words(utf8)) out.append(word_skeleton(w));
+  return collapse_runs(out);
+}
+
+std::string first_name_skeleton(std::string_view utf8) {
+  const auto words = name_words(utf8);
+  size_t take = 1;
+  if (take < words.size() && contains(tables::compound_prefixes(), words[0])) ++take;
+  // "الدين" / "eddine", or "din" left over when a hyphenated article was dropped ("al-Din").
+  constexpr std::array<std::string_view, 3> kDetachedDin = {"din", "deen", "dine"};
+  if (take < words.size() && (contains(tables::compound_suffixes(), words[take]) ||
+                              contains(kDetachedDin, words[take]))) {
+    ++take;
+  }
+  if (take >= words.size()) return {};
+  std::string out;
+  for (size_t i = 0; i < take; ++i) out.append(word_skeleton(words[i]));
   return collapse_runs(out);
 }
 

@@ -38,6 +38,11 @@ std::string word_skeleton(std::string_view folded_word);
 // "BDRHMN"). Empty when the value has no letters.
 std::string name_skeleton(std::string_view utf8);
 
+// Skeleton of the first name in a value of several ("فاطمة الحسن" -> "FTM"; a compound such as
+// "عبد الرحمن" or "نور الدين" counts as one): a mother is often recorded by her given name in
+// one source and her full name in another. Empty when the value is one name only.
+std::string first_name_skeleton(std::string_view utf8);
+
 // Skeletons of the parts of a place ("Hims - Khalidiya" -> {"HMS", "KLD"}): parts split at
 // commas and spaced dashes, generic place words ("city", "مدينة") dropped, alternative names
 // mapped to one canonical name (Aleppo, Alep, Halab, حلب -> "HLB"). Empty parts are skipped;

@@ -141,6 +141,16 @@ TEST_CASE("one phonetic skeleton across scripts", "[match][normalize][phonetic]"
   }
 }
 
+TEST_CASE("first name of several: compounds stay whole", "[match][normalize]") {
+  CHECK(first_name_skeleton("فاطمة الحسن") == name_skeleton("Fatima"));
+  CHECK(first_name_skeleton("Fatimeh Al Houssayn") == name_skeleton("فاطمة"));
+  CHECK(first_name_skeleton("عبد الرحمن خالد") == name_skeleton("Abdulrahman"));
+  CHECK(first_name_skeleton("Nour al-Din Haddad") == name_skeleton("نورالدين"));
+  CHECK(first_name_skeleton("فاطمة").empty());       // one name: nothing more to say
+  CHECK(first_name_skeleton("عبد الرحمن").empty());  // one compound name
+  CHECK(first_name_skeleton("").empty());
+}
+
 TEST_CASE("place skeletons: parts, generic words, alternative names", "[match][normalize]") {
   using V = std::vector<std::string>;
   CHECK(place_skeletons("Aleppo") == V{"HLB"});
