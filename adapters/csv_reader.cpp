@@ -100,22 +100,21 @@ CsvReader CsvReader::from_string(std::string text, CsvOptions options) {
 Result<bool> CsvReader::fill(size_t keep, size_t& dropped) {
   dropped = 0;
   if (eof_) return false;
-  // Keep the buffer from growing: drop what is no longer needed once it is most of the buffer
-  // (so the bytes moved never exceed the bytes dropped).
-  if (keep > 0 && keep >= buf_.size() / 2) {
-    buf_.erase(0, keep);
+  // Drop what is no longer needed once it is most of the data (so the bytes moved never
+  // exceed the bytes dropped).
+  if (keep > 0 && keep >= filled_ / 2) {
+    std::memmove(buf_.data(), buf_.data() + keep, filled_ - keep);
+    filled_ -= keep;
     pos_ -= keep;
     dropped_ += keep;
     dropped = keep;
   }
-  const size_t old = buf_.size();
-  buf_.resize(old + kChunk);
-  auto n = source_(buf_.data() + old, kChunk);
-  if (!n) {
-    buf_.resize(old);
-    return n.error();
-  }
-  buf_.resize(old + n.value());
+  // buf_ only grows (past filled_ it is room, not data), so a source that returns short reads
+  // (a pipe) does not have a whole chunk zeroed again for each one.
+  if (buf_.size() < filled_ + kChunk) buf_.resize(filled_ + kChunk);
+  auto n = source_(buf_.data() + filled_, kChunk);
+  if (!n) return n.error();
+  filled_ += n.value();
   if (n.value() == 0) eof_ = true;
   return n.value() > 0;
 }
@@ -136,13 +135,13 @@ Result<bool> CsvReader::next(CsvRowView& row) {
   // Skip the UTF-8 BOM once, at the very start.
   if (!started_) {
     started_ = true;
-    while (buf_.size() - pos_ < 3 && !eof_) {
+    while (filled_ - pos_ < 3 && !eof_) {
       JISR_TRY(auto more, fill(pos_, dropped));
       if (!more) break;
     }
-    if (buf_.size() - pos_ >= 3 && buf_.compare(pos_, 3, "\xEF\xBB\xBF") == 0) pos_ += 3;
+    if (filled_ - pos_ >= 3 && buf_.compare(pos_, 3, "\xEF\xBB\xBF") == 0) pos_ += 3;
   }
-  while (pos_ >= buf_.size()) {
+  while (pos_ >= filled_) {
     JISR_TRY(auto more, fill(pos_, dropped));
     if (!more) return false;
   }
@@ -190,7 +189,7 @@ Result<bool> CsvReader::next(CsvRowView& row) {
   const auto end_line = [&](char ch) -> Result<void> {
     ++line_;
     if (ch != '\r') return ok();
-    if (pos_ == buf_.size()) {
+    if (pos_ == filled_) {
       JISR_TRY(auto more, more_input());
       if (!more) return ok();
     }
@@ -204,7 +203,7 @@ Result<bool> CsvReader::next(CsvRowView& row) {
   };
 
   for (;;) {
-    if (pos_ == buf_.size()) {
+    if (pos_ == filled_) {
       JISR_TRY(auto more, more_input());
       if (!more) {  // the end of input ends the row
         switch (state) {
@@ -232,7 +231,7 @@ Result<bool> CsvReader::next(CsvRowView& row) {
       continue;
     }
     const char* data = buf_.data();
-    const size_t size = buf_.size();
+    const size_t size = filled_;
     if (state == State::kFieldStart) {
       if (data[pos_] == '"') {
         ++pos_;

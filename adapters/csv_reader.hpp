@@ -75,7 +75,8 @@ class CsvReader {
 
   Source source_;
   CsvOptions options_;
-  std::string buf_;
+  std::string buf_;  // buf_[0, filled_) is data, the rest room for the next read
+  size_t filled_ = 0;
   size_t pos_ = 0;
   bool eof_ = false;
   bool started_ = false;
