@@ -3,11 +3,8 @@
 namespace jisr {
 
 void append_varint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
+  char buf[10];
+  out.append(buf, static_cast<size_t>(write_varint(buf, v) - buf));
 }
 
 void append_bytes(std::string& out, std::string_view s) {

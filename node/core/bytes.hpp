@@ -4,12 +4,27 @@
 // Thread-safety: values; a reader or writer belongs to one thread.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
 namespace jisr {
+
+// The varint writer itself, for encoders that size their output once and write through a
+// pointer (record encoding runs for every imported row): bytes varint v takes, and writing it
+// at out (room for varint_size(v) bytes), returning the end.
+inline size_t varint_size(uint64_t v) {
+  size_t n = 1;
+  for (; v >= 0x80; v >>= 7) ++n;
+  return n;
+}
+inline char* write_varint(char* out, uint64_t v) {
+  for (; v >= 0x80; v >>= 7) *out++ = static_cast<char>((v & 0x7f) | 0x80);
+  *out++ = static_cast<char>(v);
+  return out;
+}
 
 // Appends to a caller's buffer (writers on hot paths reuse one buffer across records).
 void append_varint(std::string& out, uint64_t v);

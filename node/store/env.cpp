@@ -93,6 +93,7 @@ Result<void> WriteTxn::put_flags(Table table, std::string_view key, std::string_
     return make_error(Errc::kInvalidInput, "store: key empty or longer than 511 bytes",
                       std::string(table_name(table)));
   }
+  forget_tail(table);
   MDB_val k = to_val(key);
   MDB_val v = to_val(value);
   const int rc = mdb_put(txn_, dbi(table), &k, &v, flags);
@@ -111,6 +112,17 @@ Result<std::optional<std::string_view>> WriteTxn::insert(Table table, std::strin
     return make_error(Errc::kInvalidInput, "store: key empty or longer than 511 bytes",
                       std::string(table_name(table)));
   }
+  const uint32_t bit = 1u << static_cast<unsigned>(table);
+  if (!(unsorted_ & bit)) {
+    const int rc = append_at_tail(table, key, value);
+    if (rc == 0) return std::optional<std::string_view>();
+    if (rc != MDB_KEYEXIST) {
+      if (rc == MDB_MAP_FULL) map_full_ = true;
+      return lmdb_error(rc, fmt::format("put into {}", table_name(table)));
+    }
+    unsorted_ |= bit;
+  }
+  forget_tail(table);
   MDB_val k = to_val(key);
   MDB_val v = to_val(value);
   const int rc = mdb_put(txn_, dbi(table), &k, &v, MDB_NOOVERWRITE);
@@ -120,11 +132,38 @@ Result<std::optional<std::string_view>> WriteTxn::insert(Table table, std::strin
   return std::optional<std::string_view>();
 }
 
+int WriteTxn::append_at_tail(Table table, std::string_view key, std::string_view value) {
+  MDB_cursor*& cursor = tail_[static_cast<size_t>(table)];
+  if (!cursor) {
+    if (int rc = mdb_cursor_open(txn_, dbi(table), &cursor); rc != 0) {
+      cursor = nullptr;
+      return rc;
+    }
+  }
+  MDB_val k = to_val(key);
+  MDB_val v = to_val(value);
+  return mdb_cursor_put(cursor, &k, &v, MDB_APPEND);
+}
+
+void WriteTxn::forget_tail(Table table) {
+  MDB_cursor*& cursor = tail_[static_cast<size_t>(table)];
+  if (cursor) mdb_cursor_close(cursor);
+  cursor = nullptr;
+}
+
 Result<void> WriteTxn::append(Table table, std::string_view key, std::string_view value) {
-  return put_flags(table, key, value, MDB_APPEND);
+  if (key.empty() || key.size() > 511) {
+    return make_error(Errc::kInvalidInput, "store: key empty or longer than 511 bytes",
+                      std::string(table_name(table)));
+  }
+  const int rc = append_at_tail(table, key, value);
+  if (rc == MDB_MAP_FULL) map_full_ = true;
+  if (rc != 0) return lmdb_error(rc, fmt::format("put into {}", table_name(table)));
+  return ok();
 }
 
 Result<bool> WriteTxn::del(Table table, std::string_view key) {
+  forget_tail(table);
   MDB_val k = to_val(key);
   const int rc = mdb_del(txn_, dbi(table), &k, nullptr);
   if (rc == MDB_NOTFOUND) return false;
@@ -134,6 +173,7 @@ Result<bool> WriteTxn::del(Table table, std::string_view key) {
 }
 
 Result<void> WriteTxn::clear(Table table) {
+  forget_tail(table);
   const int rc = mdb_drop(txn_, dbi(table), 0);
   if (rc != 0) return lmdb_error(rc, fmt::format("clear {}", table_name(table)));
   return ok();
@@ -141,7 +181,8 @@ Result<void> WriteTxn::clear(Table table) {
 
 Result<void> WriteTxn::commit() {
   const int rc = mdb_txn_commit(txn_);
-  txn_ = nullptr;  // committed or not, the handle is gone
+  txn_ = nullptr;  // committed or not, the handle is gone (and its cursors with it)
+  for (auto& cursor : tail_) cursor = nullptr;
   if (rc == MDB_MAP_FULL) map_full_ = true;
   if (rc != 0) return lmdb_error(rc, "commit");
   return ok();

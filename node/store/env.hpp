@@ -25,6 +25,7 @@
 
 struct MDB_env;
 struct MDB_txn;
+struct MDB_cursor;
 
 namespace jisr::store {
 
@@ -81,16 +82,26 @@ class ReadTxn : public TxnView {
 class WriteTxn : public TxnView {
  public:
   WriteTxn(WriteTxn&& other) noexcept
-      : TxnView(std::move(other)), lock_(std::move(other.lock_)), map_full_(other.map_full_) {}
+      : TxnView(std::move(other)),
+        lock_(std::move(other.lock_)),
+        map_full_(other.map_full_),
+        unsorted_(other.unsorted_) {
+    for (size_t i = 0; i < kTableCount; ++i) tail_[i] = std::exchange(other.tail_[i], nullptr);
+  }
   ~WriteTxn();
 
   Result<void> put(Table table, std::string_view key, std::string_view value);
   // Puts key -> value only when key is absent: nullopt when it was put; otherwise writes
   // nothing and returns the value already stored (a view, valid like get()'s until the next
   // write). One B-tree descent for "insert unless present", where get() then put() takes two.
+  // A key greater than every key in the table is appended instead (see append()), the common
+  // case of a file sorted by id; after the first key that is not, the transaction inserts into
+  // that table the plain way, so an unsorted file pays one failed attempt.
   Result<std::optional<std::string_view>> insert(Table table, std::string_view key,
                                                  std::string_view value);
-  // Appends a key greater than every key in the table (faster; fails otherwise).
+  // Appends a key greater than every key in the table (fails otherwise). Faster than put():
+  // a cursor kept at the table's end needs no descent and no key comparisons, and a full last
+  // page is not split in half, so sequential keys fill their pages.
   Result<void> append(Table table, std::string_view key, std::string_view value);
   // Returns false when the key was absent.
   Result<bool> del(Table table, std::string_view key);
@@ -103,11 +114,23 @@ class WriteTxn : public TxnView {
   friend class Env;
   WriteTxn(Env* env, MDB_txn* txn, std::shared_lock<std::shared_mutex> lock)
       : TxnView(env, txn), lock_(std::move(lock)) {}
-  Result<void> put_flags(Table table, std::string_view key, std::string_view value,
-                         unsigned flags);
+  Result<void> put_flags(Table table, std::string_view key, std::string_view value, unsigned flags);
+  // Appends through the table's tail cursor: 0 or an LMDB error code (MDB_KEYEXIST when key is
+  // not greater than the last key; nothing is written then).
+  int append_at_tail(Table table, std::string_view key, std::string_view value);
+  // Before any other write to table: closes its tail cursor, so an append never depends on
+  // LMDB having re-positioned it after another cursor's splits and merges (it does, but the
+  // next append's fresh descent costs what a put costs anyway).
+  void forget_tail(Table table);
   Result<void> commit();
+  static constexpr size_t kTableCount = static_cast<size_t>(Table::kCount);
   std::shared_lock<std::shared_mutex> lock_;
   bool map_full_ = false;
+  // One cursor per table for appends, opened on first use and used for nothing else; LMDB
+  // closes a write transaction's cursors when it ends.
+  MDB_cursor* tail_[kTableCount] = {};
+  uint32_t unsorted_ = 0;  // bit per table: an insert met a key not greater than the last
+  static_assert(kTableCount <= 32);
 };
 
 class Env {

@@ -1,4 +1,8 @@
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <map>
+#include <vector>
 
 #include "node/core/bytes.hpp"
 #include "node/store/env.hpp"
@@ -142,6 +146,100 @@ TEST_CASE("insert puts only absent keys and shows what is stored", "[store]") {
     CHECK(t.get(Table::kRecords, "k") == "one");
     return ok();
   }));
+}
+
+TEST_CASE("appends at a table's end mix with every other write", "[store]") {
+  // insert() and append() write through a cursor kept at the table's end. Runs of ascending
+  // keys (pages fill and split at the end) are interleaved with inserts of smaller and existing
+  // keys, puts and deletes in the same transactions, on a map small enough to grow midway;
+  // after each transaction the tables must hold exactly what a std::map model holds.
+  testing::TempDir dir;
+  EnvOptions small;
+  small.initial_map_bytes = 256 * 1024;
+  auto env = Env::open(dir.path(), small).value();
+  std::map<std::string, std::string> records;
+  std::map<std::string, std::string> changes;
+  uint64_t next_seq = 1;
+  const std::string pad(200, 'v');
+  for (uint32_t txn_no = 0; txn_no < 12; ++txn_no) {
+    // The operations of this transaction come from its number, so a retry after the map grows
+    // does the same; the models change only once it commits.
+    std::map<std::string, std::string> recs;
+    std::map<std::string, std::string> chgs;
+    uint64_t seq = 0;
+    auto r = env->write([&](WriteTxn& t) -> Result<void> {
+      recs = records;
+      chgs = changes;
+      seq = next_seq;
+      uint32_t rng = txn_no * 2654435761u + 1;
+      const auto roll = [&rng](uint32_t n) {
+        rng = rng * 1103515245u + 12345u;
+        return (rng >> 16) % n;
+      };
+      for (int i = 0; i < 400; ++i) {
+        const uint32_t op = roll(10);
+        std::string key;
+        if (op < 6) {  // the next ascending key
+          key = fmt::format("k{:06}", txn_no * 1000 + i);
+        } else if (op < 8 && !recs.empty()) {  // an existing key
+          auto it = recs.begin();
+          std::advance(it, roll(static_cast<uint32_t>(recs.size())));
+          key = it->first;
+        } else {  // a key that sorts before the ascending ones
+          key = fmt::format("a{:06}", roll(100000));
+        }
+        const std::string value = key + pad.substr(0, roll(200));
+        if (op == 9 && recs.count(key)) {
+          JISR_TRY(auto gone, t.del(Table::kRecords, key));
+          CHECK(gone);
+          recs.erase(key);
+        } else if (op == 8) {
+          JISR_TRY(t.put(Table::kRecords, key, value));
+          recs[key] = value;
+        } else {
+          JISR_TRY(auto existing, t.insert(Table::kRecords, key, value));
+          if (auto it = recs.find(key); it != recs.end()) {
+            CHECK(existing == std::optional<std::string_view>(it->second));
+          } else {
+            CHECK_FALSE(existing);
+            recs[key] = value;
+          }
+        }
+        // The change sequence: drop an earlier entry now and then, always append the next.
+        if (op == 9 && !chgs.empty()) {
+          JISR_TRY(auto gone, t.del(Table::kChanges, chgs.begin()->first));
+          CHECK(gone);
+          chgs.erase(chgs.begin());
+        }
+        JISR_TRY(t.append(Table::kChanges, be64_key(seq), key));
+        chgs[be64_key(seq)] = key;
+        ++seq;
+      }
+      return ok();
+    });
+    REQUIRE(r);
+    records = recs;
+    changes = chgs;
+    next_seq = seq;
+    auto read = env->read();
+    REQUIRE(read);
+    for (const auto& [table, model] : {std::pair{Table::kRecords, &records},
+                                       std::pair{Table::kChanges, &changes}}) {
+      std::vector<std::pair<std::string, std::string>> stored;
+      REQUIRE(read.value().scan(table, {}, [&](std::string_view k, std::string_view v) {
+        stored.emplace_back(k, v);
+        return true;
+      }));
+      CHECK(stored == std::vector<std::pair<std::string, std::string>>(model->begin(),
+                                                                        model->end()));
+    }
+  }
+  CHECK(env->map_size() > small.initial_map_bytes);
+  // A key not greater than the last cannot be appended, and nothing is written.
+  auto wrong = env->write([&](WriteTxn& t) -> Result<void> {
+    return t.append(Table::kChanges, be64_key(1), "x");
+  });
+  CHECK_FALSE(wrong);
 }
 
 TEST_CASE("put_encoded stores what put stores, for new, unchanged, changed and deleted records",
