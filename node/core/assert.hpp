@@ -23,7 +23,7 @@ template <class... Ctx>
 
 #define JISR_REQUIRE(cond, ...) \
   ((cond) ? (void)0             \
-          : ::jisr::detail::assertion_failed("requirement", #cond, __FILE__, __LINE__, ##__VA_ARGS__))
+          : ::jisr::detail::assertion_failed("requirement", #cond, __FILE__, __LINE__ __VA_OPT__(, ) __VA_ARGS__))
 #define JISR_ASSERT(cond, ...) \
   ((cond) ? (void)0            \
-          : ::jisr::detail::assertion_failed("assertion", #cond, __FILE__, __LINE__, ##__VA_ARGS__))
+          : ::jisr::detail::assertion_failed("assertion", #cond, __FILE__, __LINE__ __VA_OPT__(, ) __VA_ARGS__))
