@@ -115,7 +115,7 @@ bool is_name_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '
 bool is_name(std::string_view s) { return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), is_name_char); }
 // Key kind ids: agreement ids ([a-z0-9-]) or default ones ("given_name+father_name+...").
 bool is_key_id(std::string_view s) {
-  return !s.empty() && s.size() <= 512 && std::all_of(s.begin(), s.end(), [](char c) { return is_name_char(c) || c == '+'; });
+  return !s.empty() && s.size() <= 512 && std::all_of(s.begin(), s.end(), [](char c) { return is_name_char(c) || c == '+' || c == '~'; });
 }
 bool is_job_id(std::string_view s) {
   return s.size() == 32 && std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
@@ -241,11 +241,11 @@ Result<match::MatchSpec> spec_for(const policies::MatchSection& section, const R
     if (!f.is_pattern && f.age_of.empty() && wanted.count(f.name)) spec.fields.push_back(f.name);
   }
   if (!section.keys.empty()) {
-    for (const auto& k : section.keys) spec.keys.push_back({k.id, k.fields});
+    for (const auto& k : section.keys) spec.keys.push_back({k.id, k.fields, {}});
   } else {
     JISR_TRY(auto compiled, match::compile_match_spec(spec, schema));
     for (const auto& k : compiled.keys) {
-      match::KeySpec ks{k.id, {}};
+      match::KeySpec ks{k.id, {}, k.fuzzy >= 0 ? compiled.fields[k.fuzzy].name : std::string()};
       for (uint32_t f : k.fields) ks.fields.push_back(compiled.fields[f].name);
       spec.keys.push_back(std::move(ks));
     }
@@ -261,7 +261,11 @@ std::string encode_spec(const match::MatchSpec& spec) {
   out += ";";
   for (size_t i = 0; i < spec.keys.size(); ++i) {
     out += (i ? "," : "") + spec.keys[i].id + "=";
-    for (size_t f = 0; f < spec.keys[i].fields.size(); ++f) out += (f ? "+" : "") + spec.keys[i].fields[f];
+    // A fuzzy field is written with a trailing '~' ("given_name~+father_name+birth_date").
+    for (size_t f = 0; f < spec.keys[i].fields.size(); ++f) {
+      const auto& name = spec.keys[i].fields[f];
+      out += (f ? "+" : "") + name + (name == spec.keys[i].fuzzy ? "~" : "");
+    }
   }
   return out;
 }
@@ -282,8 +286,13 @@ Result<match::MatchSpec> decode_spec(std::string_view text) {
   for (const auto& k : kinds) {
     auto parts = split(k, '=');
     if (parts.size() != 2 || !is_key_id(parts[0])) return bad("malformed key kind in match spec");
-    match::KeySpec ks{parts[0], split(parts[1], '+')};
-    for (const auto& f : ks.fields) {
+    match::KeySpec ks{parts[0], split(parts[1], '+'), {}};
+    for (auto& f : ks.fields) {
+      if (!f.empty() && f.back() == '~') {
+        if (!ks.fuzzy.empty()) return bad("more than one fuzzy field in a key kind");
+        f.pop_back();
+        ks.fuzzy = f;
+      }
       if (std::find(spec.fields.begin(), spec.fields.end(), f) == spec.fields.end()) {
         return bad("key kind names a field the spec does not list");
       }

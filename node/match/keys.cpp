@@ -10,8 +10,21 @@ namespace {
 constexpr std::string_view kKeyDomain = "jisr.match.key.v1";
 
 std::vector<std::string> variants(const MatchField& field, const FieldFeatures& f, KeySide side,
-                                  int tolerance) {
+                                  int tolerance, bool fuzzy) {
   std::vector<std::string> out;
+  if (fuzzy && field.role == MatchRole::kName) {
+    // The skeleton and, from three letters on, the skeleton less each letter: two names one
+    // dropped, added, changed or swapped letter apart share one of these.
+    out.push_back(f.skeleton);
+    if (f.skeleton.size() >= 3) {
+      for (size_t i = 0; i < f.skeleton.size(); ++i) {
+        std::string less = f.skeleton;
+        less.erase(i, 1);
+        if (std::find(out.begin(), out.end(), less) == out.end()) out.push_back(std::move(less));
+      }
+    }
+    return out;
+  }
   switch (field.role) {
     case MatchRole::kName:
       // The first of several names too: "Fatima" meets "Fatima al-Hasan" (and "Fatima
@@ -72,14 +85,15 @@ void add_keys(const CompiledMatchSpec& spec, const RecordFeatures& record, KeySi
         complete = false;
         break;
       }
-      values.push_back(variants(spec.fields[fi], f, side, spec.year_tolerance));
+      values.push_back(variants(spec.fields[fi], f, side, spec.year_tolerance,
+                                static_cast<int>(fi) == key.fuzzy));
       if (values.back().empty()) {
         complete = false;
         break;
       }
     }
     if (!complete) continue;
-    if (values.size() >= 2) {
+    if (values.size() >= 2 && key.fuzzy < 0) {
       // Presence keys: the other fields' values and only "present" for the field at position
       // p, once per position, so that a match on one without a match on any kind holding the
       // field's value says that field disagrees (negative evidence PSI cannot otherwise give:

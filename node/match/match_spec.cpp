@@ -54,7 +54,7 @@ std::vector<KeySpec> default_keys(const std::vector<MatchField>& fields) {
   auto add = [&keys](std::vector<std::string> fs) {
     std::string id;
     for (const auto& f : fs) id += (id.empty() ? "" : "+") + f;
-    keys.push_back(KeySpec{std::move(id), std::move(fs)});
+    keys.push_back(KeySpec{std::move(id), std::move(fs), {}});
   };
   if (!names.empty()) {
     const std::string& own = names.front();
@@ -70,6 +70,14 @@ std::vector<KeySpec> default_keys(const std::vector<MatchField>& fields) {
     }
     for (size_t i = 1; i < names.size(); ++i) {
       for (const auto& e : events) add({own, names[i], e});
+    }
+    // Fuzzy twins of the kinds with the own and the father's name (names[1]).
+    const size_t exact = keys.size();
+    for (size_t i = 0; i < exact && names.size() >= 2; ++i) {
+      const auto& fs = keys[i].fields;
+      if (fs.size() >= 3 && fs[0] == own && fs[1] == names[1]) {
+        keys.push_back(KeySpec{keys[i].id + "~", fs, own});
+      }
     }
   } else if (!primary_date.empty()) {
     // No names at all (an unusual schema): dates with each event still link.
@@ -130,14 +138,18 @@ Result<CompiledMatchSpec> compile_match_spec(const MatchSpec& spec, const Record
       continue;
     }
     if (!key_ids.insert(k.id).second) problems.push_back("key '" + k.id + "' listed twice");
-    CompiledKey ck{k.id, {}};
+    CompiledKey ck{k.id, {}, -1};
     for (const auto& f : k.fields) {
       int i = index_of(f);
       if (i < 0) {
         problems.push_back("key '" + k.id + "' uses field '" + f + "' not in match.fields");
       } else {
         ck.fields.push_back(static_cast<uint32_t>(i));
+        if (f == k.fuzzy) ck.fuzzy = i;
       }
+    }
+    if (!k.fuzzy.empty() && (ck.fuzzy < 0 || out.fields[ck.fuzzy].role != MatchRole::kName)) {
+      problems.push_back("key '" + k.id + "': fuzzy field '" + k.fuzzy + "' is not one of its name fields");
     }
     out.keys.push_back(std::move(ck));
   }

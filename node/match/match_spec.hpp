@@ -19,7 +19,17 @@ namespace jisr::match {
 struct KeySpec {
   std::string id;
   std::vector<std::string> fields;
+  // A name field of `fields` that may differ by about one letter: its values are the skeleton
+  // and the skeleton less each one letter, so a dropped, added, changed or swapped letter
+  // still meets. Its agreement then counts kSimilarNameBits, not the field's weight. Empty:
+  // every field exact.
+  std::string fuzzy;
 };
+
+// Evidence of a name met only up to one letter: none either way. It may be a typo of the same
+// name or a different name one letter away (محمد/احمد); what the twin kind adds is that the
+// kind's other fields now count although the own name has a typo.
+inline constexpr double kSimilarNameBits = 0.0;
 
 // A birth year derived from an age at an event: age_field (integer) years old at event_field's
 // date, counted as evidence for birth_field (a date field of the spec) when that is empty.
@@ -58,6 +68,7 @@ struct MatchField {
 struct CompiledKey {
   std::string id;
   std::vector<uint32_t> fields;  // indexes into CompiledMatchSpec::fields
+  int fuzzy = -1;                // index into fields of KeySpec::fuzzy, or -1
 };
 
 struct CompiledAgeRule {
@@ -105,7 +116,9 @@ FieldWeights field_weights(const std::vector<MatchField>& fields, size_t index);
 //   N0+Ni+D0 for every other name Ni (birth year, +-year_tolerance);
 //   N0+Ni+Nj for every pair of other names (tolerates a missing or misspelt third name);
 //   N0+Ni+E for every other name and event field (disappearance date and place);
-//   each id field alone.
+//   each id field alone;
+//   and a twin of each N0+N1+X kind (X a name, date or event) with N0 fuzzy, so that a typo in
+//   the person's own name still meets through the father's name and one more field.
 std::vector<KeySpec> default_keys(const std::vector<MatchField>& fields);
 
 // Checks the spec against the schema: every field known, not a pattern, with a match role;

@@ -199,10 +199,13 @@ std::string describe(const CompiledMatchSpec& spec, const Score& score) {
 PsiDecision psi_decide(const CompiledMatchSpec& spec, std::span<const uint32_t> matched_kinds) {
   PsiDecision d;
   const size_t n = spec.keys.size();
-  std::vector<bool> covered(spec.fields.size(), false), present(spec.fields.size(), false);
+  std::vector<bool> covered(spec.fields.size(), false), present(spec.fields.size(), false),
+      similar(spec.fields.size(), false);
   for (uint32_t k : matched_kinds) {
     if (k < n) {
-      for (uint32_t f : spec.keys[k].fields) covered[f] = true;
+      for (uint32_t f : spec.keys[k].fields) {
+        (static_cast<int>(f) == spec.keys[k].fuzzy ? similar : covered)[f] = true;
+      }
     } else if (n > 0) {
       const uint32_t kind = (k - static_cast<uint32_t>(n)) % n;
       const size_t pos = (k - n) / n;
@@ -210,12 +213,15 @@ PsiDecision psi_decide(const CompiledMatchSpec& spec, std::span<const uint32_t> 
     }
     // Other numbers: a kind we did not send cannot count.
   }
-  std::string differ;
+  std::string differ, alike;
   for (uint32_t f = 0; f < covered.size(); ++f) {
     if (covered[f]) {
       d.fields.push_back(f);
       d.weight += spec.fields[f].agree;
       d.evidence += (d.evidence.empty() ? "same " : ", ") + spec.fields[f].name;
+    } else if (similar[f]) {
+      d.weight += kSimilarNameBits;
+      alike += (alike.empty() ? "similar " : ", ") + spec.fields[f].name;
     } else if (present[f]) {
       // Both sides have the field for a record agreeing on the kind's other fields, and no
       // kind with the field's value matched: it disagrees.
@@ -223,6 +229,7 @@ PsiDecision psi_decide(const CompiledMatchSpec& spec, std::span<const uint32_t> 
       differ += (differ.empty() ? "different " : ", ") + spec.fields[f].name;
     }
   }
+  if (!alike.empty()) d.evidence += (d.evidence.empty() ? "" : "; ") + alike;
   if (!differ.empty()) d.evidence += (d.evidence.empty() ? "" : "; ") + differ;
   d.candidate = d.weight >= spec.psi_threshold;
   return d;

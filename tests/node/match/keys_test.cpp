@@ -108,7 +108,7 @@ TEST_CASE("match spec compiles against the schema and refuses bad config", "[mat
     MatchSpec s;
     s.agreement_id = "a";
     s.fields = {"given_name", "family_name", "birth_date"};
-    s.keys = {KeySpec{"name-year", {"given_name", "family_name", "birth_date"}}};
+    s.keys = {KeySpec{"name-year", {"given_name", "family_name", "birth_date"}, {}}};
     auto c = compile_match_spec(s, schema);
     REQUIRE(c);
     REQUIRE(c.value().keys.size() == 1);
@@ -118,7 +118,7 @@ TEST_CASE("match spec compiles against the schema and refuses bad config", "[mat
     MatchSpec s;
     s.agreement_id = "";
     s.fields = {"given_name", "shoe_size", "circumstances", "given_name"};
-    s.keys = {KeySpec{"k", {"family_name"}}, KeySpec{"k", {"given_name"}}};
+    s.keys = {KeySpec{"k", {"family_name"}, {}}, KeySpec{"k", {"given_name"}, {}}};
     s.ages = {AgeRule{"age_at_disappearance", "missing_date", "given_name", 1}};
     auto c = compile_match_spec(s, schema);
     REQUIRE_FALSE(c);

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <set>
 #include <random>
 
@@ -123,6 +124,35 @@ TEST_CASE("PSI over real match keys across scripts", "[match][psi][keys]") {
   CHECK_FALSE(dc.candidate);  // a namesake with another father and birth year
   // Its presence keys match: both have a father name and a birth date, and they differ.
   CHECK(dc.evidence.find("different") != std::string::npos);
+  SECTION("a typo in the own name still meets through the fuzzy twin kinds") {
+    auto right = extract_features(s, fields({{"given_name", "أحمد"}, {"father_name", "عمر"},
+                                             {"family_name", "المحمد"}, {"birth_date", "1985"},
+                                             {"missing_place", "Hama"}, {"missing_date", "2013-05"}}));
+    auto typo = extract_features(s, fields({{"given_name", "احدم"}, {"father_name", "Omar"},
+                                            {"family_name", "Al-Mohammad"}, {"birth_date", "1985"},
+                                            {"missing_place", "حماة"}, {"missing_date", "2013"}}));
+    auto other = extract_features(s, fields({{"given_name", "Yusuf"}, {"father_name", "Omar"},
+                                             {"family_name", "Al-Mohammad"}, {"birth_date", "1985"},
+                                             {"missing_place", "حماة"}}));
+    auto decide = [&s](const RecordFeatures& q, const RecordFeatures& r) {
+      std::set<std::string> their;
+      for (const auto& k : match_keys(s, r, KeySide::kResponder)) their.insert(k.bytes);
+      std::vector<uint32_t> kinds;
+      for (const auto& k : match_keys(s, q, KeySide::kQuerier)) {
+        if (their.count(k.bytes)) kinds.push_back(k.kind);
+      }
+      std::sort(kinds.begin(), kinds.end());
+      kinds.erase(std::unique(kinds.begin(), kinds.end()), kinds.end());
+      return psi_decide(s, kinds);
+    };
+    auto d = decide(right, typo);
+    CHECK(d.candidate);  // 0 for the name, 2.5 + 2.5 + 3 + 2 + 2 for the rest
+    CHECK(d.evidence.find("similar given_name") != std::string::npos);
+    CHECK(d.evidence.find("same father_name, family_name, birth_date") != std::string::npos);
+    // A brother with another name is not similar: nothing of his meets.
+    CHECK_FALSE(decide(right, other).candidate);
+    CHECK(decide(right, other).evidence.find("similar") == std::string::npos);
+  }
   SECTION("a namesake with another father, met at the same place, is told apart") {
     auto person = extract_features(s, fields({{"given_name", "Khaled"}, {"father_name", "Omar"},
                                               {"family_name", "Haddad"}, {"missing_place", "Hama"},
