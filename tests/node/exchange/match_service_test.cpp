@@ -376,6 +376,14 @@ TEST_CASE("match specs travel as text and refuse malformed input", "[exchange][m
   CHECK_FALSE(decode_spec("a;b=c"));
   CHECK_FALSE(decode_spec(std::string(40000, 'a')));
   CHECK(decode_spec("a_b,c;a_b+c=a_b+c"));
+  // A fuzzy field travels with a trailing '~'; one per kind, and it must be one of the kind's.
+  auto fuzzy = decode_spec("given_name,father_name,birth_date;a~=given_name~+father_name+birth_date");
+  REQUIRE(fuzzy);
+  CHECK(fuzzy.value().keys[0].fuzzy == "given_name");
+  CHECK(fuzzy.value().keys[0].fields[0] == "given_name");
+  CHECK(encode_spec(fuzzy.value()) == "given_name,father_name,birth_date;a~=given_name~+father_name+birth_date");
+  CHECK_FALSE(decode_spec("given_name,father_name;a=given_name~+father_name~"));
+  CHECK_FALSE(decode_spec("given_name,father_name;a=surname~+father_name"));
   CHECK(match_domain(OrgId("mpfp"), OrgId("iimp")) == match_domain(OrgId("iimp"), OrgId("mpfp")));
 }
 
