@@ -476,6 +476,12 @@ Result<MatchJobOutcome> MatchEngine::finish_job(MatchQuery& q, const protocol::M
       auto decision = match::psi_decide(*q.spec, ks);
       if (decision.candidate) found.push_back({pair.first, pair.second, decision.weight, decision.evidence});
     }
+    // A record describes one person: a candidate far weaker than the best one for the same
+    // record is a relative or namesake, not worth a reviewer's time. Close ones (twins, a
+    // person recorded twice by the peer) all stay.
+    std::map<uint32_t, double> best;
+    for (const auto& f : found) best[f.record] = std::max(best[f.record], f.score);
+    std::erase_if(found, [&](const Found& f) { return f.score < best[f.record] - kRunnerUpBits; });
   }
   MatchJobOutcome out;
   out.job_id = q.job_id;

@@ -186,6 +186,20 @@ TEST_CASE("a psi job finds the shared person, stores a candidate and reveals on 
     CHECK(revealed.value().records.size() == 1);
   }
 
+  SECTION("a candidate far weaker than the best one for the same record is not kept") {
+    // C3 agrees with P1 on the mother's name too: 14.5 bits against C1's 12.
+    institution.put("C3", {{"given_name", "Ahmad"}, {"father_name", "Khaled"}, {"family_name", "Al-Ali"},
+                           {"mother_name", "Fatima"}, {"birth_date", "1988"}});
+    auto q2 = platform.engine.begin_job(*platform_agreement, protocol::MatchMethod::kPsi);
+    REQUIRE(q2);
+    auto a2 = institution.engine.answer(OrgId("mpfp"), institution_agreement.get(), q2.value().request);
+    REQUIRE(a2);
+    auto o2 = platform.engine.finish_job(q2.value(), a2.value());
+    REQUIRE(o2);
+    CHECK(o2.value().candidates == 1);  // C3
+    CHECK(o2.value().known == 0);       // C1, more than kRunnerUpBits below C3, is left out
+  }
+
   SECTION("another peer gets other handles for the same records") {
     auto other_agreement = compile(replace(example_text("iimp-to-mpfp.yaml"), "peer: mpfp", "peer: other"), "other.yaml");
     auto q2 = platform.engine.begin_job(*platform_agreement, protocol::MatchMethod::kPsi);
