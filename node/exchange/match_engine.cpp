@@ -681,9 +681,9 @@ Result<void> MatchEngine::answer_bloom(const OrgId& peer, const policies::Compil
   return ok();
 }
 
-Result<protocol::MatchResponse> MatchEngine::answer(const OrgId& peer, const policies::CompiledAgreement* ours,
-                                                    const protocol::MatchRequest& req,
-                                                    const std::optional<std::array<uint8_t, 32>>& peer_key) {
+Result<MatchEngine::Admitted> MatchEngine::admit(const OrgId& peer, const policies::CompiledAgreement* ours,
+                                                 const protocol::MatchRequest& req,
+                                                 const std::optional<std::array<uint8_t, 32>>& peer_key, bool whole) {
   const TimePoint now = clock_.now();
   const std::string method(method_name(req.method));
   auto refuse = [&](Errc code, const std::string& what, audit::AuditKind kind) -> Error {
@@ -728,26 +728,45 @@ Result<protocol::MatchResponse> MatchEngine::answer(const OrgId& peer, const pol
   if (bloom && (!peer_key || sign_secret_ == nullptr)) {
     return refuse(Errc::kDenied, "bloom needs both nodes' certified signing keys", audit::AuditKind::kMatchJob);
   }
-  if (bloom && (!req.points.empty() || req.blooms.size() != req.count || req.blooms.size() > kMaxQueryPoints ||
-                req.block_keys.size() != req.blooms.size())) {
+  if (bloom && (!req.points.empty() || req.blooms.size() > kMaxQueryPoints ||
+                req.block_keys.size() != req.blooms.size() || (whole && req.blooms.size() != req.count))) {
     return refuse(Errc::kInvalidInput, "malformed bloom query", audit::AuditKind::kMatchJob);
   }
   if (!bloom && (!req.blooms.empty() || !req.block_keys.empty())) return refuse(Errc::kInvalidInput, "malformed psi query", audit::AuditKind::kMatchJob);
-  JISR_TRY(auto query_points, points_from(req.points, "match query"));
 
   // Quota before any work: records queried per peer per UTC day.
-  const std::string qkey = quota_key(peer, now);
-  uint64_t used = 0;
+  Admitted a{std::move(spec).value(), std::move(compiled).value(), quota_key(peer, now), 0};
   {
     JISR_TRY(auto txn, env_.read());
-    used = quota_used(txn, qkey);
+    a.used = quota_used(txn, a.quota_key);
   }
-  if (used + req.count > section.max_records_per_day) {
+  if (a.used + req.count > section.max_records_per_day) {
     return refuse(Errc::kOverloaded,
                   fmt::format("match quota exceeded: {} of {} records already queried today, this query has {}",
-                              used, section.max_records_per_day, req.count),
+                              a.used, section.max_records_per_day, req.count),
                   audit::AuditKind::kQuotaRefused);
   }
+  return a;
+}
+
+Result<protocol::MatchResponse> MatchEngine::answer(const OrgId& peer, const policies::CompiledAgreement* ours,
+                                                    const protocol::MatchRequest& req,
+                                                    const std::optional<std::array<uint8_t, 32>>& peer_key) {
+  const TimePoint now = clock_.now();
+  const std::string method(method_name(req.method));
+  auto refuse = [&](Errc code, const std::string& what, audit::AuditKind kind) -> Error {
+    (void)refuse_audit(peer, ours ? ours->id().str() : std::string(), req.job_id, kind,
+                       fmt::format("{} query refused: {}", method, what), req.count);
+    return Error{code, what, peer.str()};
+  };
+  JISR_TRY(auto admitted, admit(peer, ours, req, peer_key, true));
+  const auto& section = ours->match();
+  const bool bloom = req.method == protocol::MatchMethod::kBloom;
+  auto& spec = admitted.spec;
+  auto& compiled = admitted.compiled;
+  const std::string& qkey = admitted.quota_key;
+  const uint64_t used = admitted.used;
+  JISR_TRY(auto query_points, points_from(req.points, "match query"));
 
   JISR_TRY(const auto handle_secret, load_handle_secret());
   protocol::MatchResponse resp;
@@ -756,7 +775,7 @@ Result<protocol::MatchResponse> MatchEngine::answer(const OrgId& peer, const pol
   std::vector<std::pair<std::string, RecordId>> handles;  // handle bytes -> record
   uint64_t own_points = 0;
   if (bloom) {
-    auto done = answer_bloom(peer, *ours, compiled.value(), req, *peer_key, handle_secret, resp, handles);
+    auto done = answer_bloom(peer, *ours, compiled, req, *peer_key, handle_secret, resp, handles);
     if (!done) return refuse(done.error().code, done.error().what, audit::AuditKind::kMatchJob);
   } else {
     auto secret = match::PsiSecret::generate();
@@ -769,8 +788,8 @@ Result<protocol::MatchResponse> MatchEngine::answer(const OrgId& peer, const pol
     {
       JISR_TRY(auto txn, env_.read());
       JISR_TRY(records.for_each(txn, [&](const Record& r) {
-        auto features = match::extract_features(compiled.value(), r.fields);
-        auto ks = match::match_keys(compiled.value(), features, match::KeySide::kResponder);
+        auto features = match::extract_features(compiled, r.fields);
+        auto ks = match::match_keys(compiled, features, match::KeySide::kResponder);
         if (ks.empty()) return true;
         handles.emplace_back(stable_handle(handle_secret, peer, r.id), r.id);
         for (auto& k : ks) {
@@ -819,7 +838,7 @@ Result<protocol::MatchResponse> MatchEngine::answer(const OrgId& peer, const pol
     e.job_id = req.job_id;
     e.agreement_id = ours->id().str();
     e.policy_hash = ours->version();
-    e.fields = spec.value().fields;
+    e.fields = spec.fields;
     e.counts = {{"query_records", req.count},
                 {"query_points", req.points.size()},
                 {"own_records", bloom ? resp.count : handles.size()},
@@ -862,6 +881,12 @@ Result<protocol::MatchResponse> MatchEngine::answer_step(const OrgId& peer, cons
       if (in_flight >= kMaxPendingJobs) {
         return make_error(Errc::kOverloaded, fmt::format("{} match jobs already in progress", in_flight), peer.str());
       }
+      // Refused at the first part, before anything is held: no agreement, method, fields or
+      // quota for the records the job declares.
+      lock.unlock();
+      JISR_TRY(admit(peer, ours, req, peer_key, false));
+      lock.lock();
+      if (pending_.count(key)) return make_error(Errc::kInvalidInput, "match job id already in use", peer.str());
       pending_[key] = PendingJob{std::move(req), {}, now};
       protocol::MatchResponse ack;
       ack.method = pending_[key].request.method;
@@ -877,9 +902,10 @@ Result<protocol::MatchResponse> MatchEngine::answer_step(const OrgId& peer, cons
       pending_.erase(it);
       return Error{appended.error().code, appended.error().what, peer.str()};
     }
-    if (it->second.request.points.size() > kMaxQueryPoints || it->second.request.blooms.size() > kMaxQueryPoints) {
+    if (it->second.request.points.size() > kMaxQueryPoints || it->second.request.blooms.size() > kMaxQueryPoints ||
+        estimated_bytes(it->second.request) > kMaxUploadBytes) {
       pending_.erase(it);
-      return make_error(Errc::kInvalidInput, "too many points", peer.str());
+      return make_error(Errc::kInvalidInput, "match query too large", peer.str());
     }
     it->second.touched = now;
     if (it->second.request.part + 1 < parts) {

@@ -188,6 +188,7 @@ class MatchEngine {
                                               const std::optional<std::array<uint8_t, 32>>& peer_key,
                                               size_t page_budget);
   static constexpr size_t kMaxPendingJobs = 2;
+  static constexpr size_t kMaxUploadBytes = 256u << 20;  // one job's parts held at once
   static constexpr std::chrono::minutes kPendingJobLifetime{30};
 
   // Querier: the reveal request for a candidate (kNotFound, kConflict when rejected).
@@ -213,6 +214,18 @@ class MatchEngine {
   Result<void> reject(uint64_t candidate_id);
 
  private:
+  // A query that passed every check before work: agreement in force, method and fields
+  // allowed, spec compiled against our schema, quota left for req.count records. With
+  // whole = false (the first part of an upload) the checks that need every point are skipped.
+  struct Admitted {
+    match::MatchSpec spec;
+    match::CompiledMatchSpec compiled;
+    std::string quota_key;
+    uint64_t used = 0;
+  };
+  Result<Admitted> admit(const OrgId& peer, const policies::CompiledAgreement* ours, const protocol::MatchRequest& req,
+                         const std::optional<std::array<uint8_t, 32>>& peer_key, bool whole);
+
   // The key of our stable handles (created on first use, kept in the store, never sent).
   Result<std::array<uint8_t, 32>> load_handle_secret();
   Result<void> refuse_audit(const OrgId& peer, const std::string& agreement, const std::string& job,

@@ -332,6 +332,27 @@ TEST_CASE("the responder enforces its agreement: methods, fields, quota", "[exch
     CHECK(institution.engine.answer(OrgId("mpfp"), tight.get(), q2.value().request));
   }
 
+  SECTION("a job uploaded in parts is refused at its first part, before anything is held") {
+    for (const char* id : {"P3", "P4"}) {
+      platform.put(id, {{"given_name", "سلمى"}, {"father_name", "نادر"}, {"family_name", "الحسن"}, {"birth_date", "1990"}});
+    }
+    auto q = platform.engine.begin_job(*platform_agreement, protocol::MatchMethod::kPsi);
+    REQUIRE(q);
+    REQUIRE(q.value().request.count == 4);  // over the quota of 3
+    auto parts = split_request(q.value().request, 80);
+    REQUIRE(parts.size() > 1);
+    auto first = institution.engine.answer_step(OrgId("mpfp"), tight.get(), parts[0], std::nullopt, 80);
+    REQUIRE_FALSE(first);
+    CHECK(first.error().code == Errc::kOverloaded);
+    CHECK(institution.entries(audit::AuditKind::kQuotaRefused).size() == 1);
+    // Nothing was kept: the next part belongs to no job.
+    CHECK(institution.engine.answer_step(OrgId("mpfp"), tight.get(), parts[1], std::nullopt, 80).error().code ==
+          Errc::kInvalidInput);
+    // Nor is a job without an agreement held.
+    CHECK(institution.engine.answer_step(OrgId("mpfp"), nullptr, parts[0], std::nullopt, 80).error().code ==
+          Errc::kDenied);
+  }
+
   SECTION("a method the responder's agreement does not list is refused") {
     auto q = platform.engine.begin_job(*platform_agreement, protocol::MatchMethod::kPsi);
     REQUIRE(q);
