@@ -11,8 +11,8 @@
 #include <thread>
 
 #include "node/core/bytes.hpp"
-#include "node/exchange/match_paging.hpp"
 #include "node/core/digest.hpp"
+#include "node/exchange/match_paging.hpp"
 #include "node/match/bloom.hpp"
 #include "node/match/dice.hpp"
 #include "node/match/features.hpp"
