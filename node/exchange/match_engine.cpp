@@ -601,18 +601,19 @@ Result<std::array<uint8_t, 32>> MatchEngine::load_handle_secret() {
   return secret;
 }
 
-Result<void> MatchEngine::refuse_audit(const OrgId& peer, const std::string& agreement, const std::string& job,
-                                       audit::AuditKind kind, const std::string& detail, uint64_t records) {
+Error MatchEngine::refuse(const OrgId& peer, const policies::CompiledAgreement* ours, const protocol::MatchRequest& req,
+                          Errc code, const std::string& what, audit::AuditKind kind) {
   audit::AuditEvent e;
   e.kind = kind;
   e.actor = {audit::ActorKind::kPeer, peer.str()};
   e.peer = peer.str();
-  if (is_job_id(job)) e.job_id = job;
-  if (is_valid_agreement_id(agreement)) e.agreement_id = agreement;
-  e.counts = {{"query_records", records}};
-  e.detail = detail.substr(0, audit::kMaxDetailBytes);
-  JISR_TRY(audit_.append(e, clock_.now()));
-  return ok();
+  if (is_job_id(req.job_id)) e.job_id = req.job_id;
+  if (ours != nullptr) e.agreement_id = ours->id().str();
+  e.counts = {{"query_records", req.count}};
+  e.detail = fmt::format("{} query refused: {}", method_name(req.method), what).substr(0, audit::kMaxDetailBytes);
+  // The refusal goes back to the peer even if it could not be logged (e.g. the disk is full).
+  (void)audit_.append(e, clock_.now());
+  return Error{code, what, peer.str()};
 }
 
 Result<void> MatchEngine::answer_bloom(const OrgId& peer, const policies::CompiledAgreement& ours,
@@ -686,10 +687,8 @@ Result<MatchEngine::Admitted> MatchEngine::admit(const OrgId& peer, const polici
                                                  const std::optional<std::array<uint8_t, 32>>& peer_key, bool whole) {
   const TimePoint now = clock_.now();
   const std::string method(method_name(req.method));
-  auto refuse = [&](Errc code, const std::string& what, audit::AuditKind kind) -> Error {
-    (void)refuse_audit(peer, ours ? ours->id().str() : std::string(), req.job_id, kind,
-                       fmt::format("{} query refused: {}", method, what), req.count);
-    return Error{code, what, peer.str()};
+  auto refuse = [&](Errc code, const std::string& what, audit::AuditKind kind) {
+    return this->refuse(peer, ours, req, code, what, kind);
   };
   if (!is_job_id(req.job_id)) return make_error(Errc::kInvalidInput, "malformed job id", peer.str());
   if (ours == nullptr) {
@@ -754,10 +753,8 @@ Result<protocol::MatchResponse> MatchEngine::answer(const OrgId& peer, const pol
                                                     const std::optional<std::array<uint8_t, 32>>& peer_key) {
   const TimePoint now = clock_.now();
   const std::string method(method_name(req.method));
-  auto refuse = [&](Errc code, const std::string& what, audit::AuditKind kind) -> Error {
-    (void)refuse_audit(peer, ours ? ours->id().str() : std::string(), req.job_id, kind,
-                       fmt::format("{} query refused: {}", method, what), req.count);
-    return Error{code, what, peer.str()};
+  auto refuse = [&](Errc code, const std::string& what, audit::AuditKind kind) {
+    return this->refuse(peer, ours, req, code, what, kind);
   };
   JISR_TRY(auto admitted, admit(peer, ours, req, peer_key, true));
   const auto& section = ours->match();

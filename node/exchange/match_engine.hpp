@@ -228,8 +228,10 @@ class MatchEngine {
 
   // The key of our stable handles (created on first use, kept in the store, never sent).
   Result<std::array<uint8_t, 32>> load_handle_secret();
-  Result<void> refuse_audit(const OrgId& peer, const std::string& agreement, const std::string& job,
-                            audit::AuditKind kind, const std::string& detail, uint64_t records);
+  // A query refused: logged (kind, with the job, agreement and record count, no values) and
+  // returned as the error for the peer.
+  Error refuse(const OrgId& peer, const policies::CompiledAgreement* ours, const protocol::MatchRequest& req,
+               Errc code, const std::string& what, audit::AuditKind kind);
 
   store::Env& env_;
   const audit::AuditLog& audit_;

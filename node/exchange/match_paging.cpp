@@ -40,6 +40,30 @@ void append_moved(std::vector<T>& to, std::vector<T>&& from) {
   to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
 }
 
+// Fills slices (parts or pages) up to ~budget bytes each: the slice to put the next `bytes`
+// into, a fresh one when they would pass the budget (never for a slice's first element).
+template <class Msg>
+class Slicer {
+ public:
+  Slicer(Msg shell, size_t budget)
+      : shell_(std::move(shell)), budget_(budget), slices_(1, shell_) {}
+  Msg& room_for(size_t bytes) {
+    if (used_ > 0 && used_ + bytes > budget_) {
+      slices_.push_back(shell_);
+      used_ = 0;
+    }
+    used_ += bytes;
+    return slices_.back();
+  }
+  std::vector<Msg> take() { return std::move(slices_); }
+
+ private:
+  Msg shell_;
+  size_t budget_;
+  size_t used_ = 0;
+  std::vector<Msg> slices_;
+};
+
 }  // namespace
 
 size_t estimated_bytes(const protocol::MatchRequest& r) {
@@ -61,25 +85,15 @@ size_t estimated_bytes(const protocol::MatchResponse& r) {
 
 std::vector<protocol::MatchRequest> split_request(const protocol::MatchRequest& whole,
                                                   size_t budget) {
-  std::vector<protocol::MatchRequest> parts(1, request_shell(whole));
-  size_t used = 0;
-  auto room_for = [&](size_t bytes) {
-    if (used > 0 && used + bytes > budget) {
-      parts.push_back(request_shell(whole));
-      used = 0;
-    }
-    used += bytes;
-  };
-  for (const auto& p : whole.points) {
-    room_for(blob(p));
-    parts.back().points.push_back(p);
-  }
+  Slicer<protocol::MatchRequest> slicer(request_shell(whole), budget);
+  for (const auto& p : whole.points) slicer.room_for(blob(p)).points.push_back(p);
   for (size_t i = 0; i < whole.blooms.size(); ++i) {
     const bool keyed = i < whole.block_keys.size();
-    room_for(blob(whole.blooms[i]) + (keyed ? blob(whole.block_keys[i]) : 0));
-    parts.back().blooms.push_back(whole.blooms[i]);
-    if (keyed) parts.back().block_keys.push_back(whole.block_keys[i]);
+    auto& part = slicer.room_for(blob(whole.blooms[i]) + (keyed ? blob(whole.block_keys[i]) : 0));
+    part.blooms.push_back(whole.blooms[i]);
+    if (keyed) part.block_keys.push_back(whole.block_keys[i]);
   }
+  auto parts = slicer.take();
   for (size_t i = 0; i < parts.size(); ++i) {
     parts[i].part = static_cast<uint32_t>(i);
     parts[i].parts = static_cast<uint32_t>(parts.size());
@@ -111,29 +125,18 @@ Result<void> append_part(protocol::MatchRequest& whole, protocol::MatchRequest&&
 
 std::vector<protocol::MatchResponse> split_response(protocol::MatchResponse&& whole,
                                                     size_t budget) {
-  std::vector<protocol::MatchResponse> pages(1, response_shell(whole));
-  size_t used = 0;
-  auto room_for = [&](size_t bytes) {
-    if (used > 0 && used + bytes > budget) {
-      pages.push_back(response_shell(whole));
-      used = 0;
-    }
-    used += bytes;
-  };
-  for (auto& p : whole.points) {
-    room_for(blob(p));
-    pages.back().points.push_back(std::move(p));
-  }
+  Slicer<protocol::MatchResponse> slicer(response_shell(whole), budget);
+  for (auto& p : whole.points) slicer.room_for(blob(p)).points.push_back(std::move(p));
   for (size_t i = 0; i < whole.responder_points.size(); ++i) {
     const bool with_handle = i < whole.handles.size();
-    room_for(blob(whole.responder_points[i]) + (with_handle ? blob(whole.handles[i]) : 0));
-    pages.back().responder_points.push_back(std::move(whole.responder_points[i]));
-    if (with_handle) pages.back().handles.push_back(std::move(whole.handles[i]));
+    auto& page = slicer.room_for(blob(whole.responder_points[i]) +
+                                 (with_handle ? blob(whole.handles[i]) : 0));
+    page.responder_points.push_back(std::move(whole.responder_points[i]));
+    if (with_handle) page.handles.push_back(std::move(whole.handles[i]));
   }
-  for (auto& c : whole.candidates) {
-    room_for(candidate_bytes(c));
-    pages.back().candidates.push_back(std::move(c));
-  }
+  for (auto& c : whole.candidates)
+    slicer.room_for(candidate_bytes(c)).candidates.push_back(std::move(c));
+  auto pages = slicer.take();
   for (size_t i = 0; i < pages.size(); ++i) {
     pages[i].page = static_cast<uint32_t>(i);
     pages[i].pages = static_cast<uint32_t>(pages.size());
