@@ -15,11 +15,13 @@ RecordFeatures extract_features(const CompiledMatchSpec& spec, const FieldMap& f
     if (!value) continue;
     FieldFeatures& f = out.fields[i];
     switch (spec.fields[i].role) {
-      case MatchRole::kName:
-        f.skeleton = name_skeleton(*value);
-        f.first_name = first_name_skeleton(*value);
+      case MatchRole::kName: {
+        auto names = name_skeletons(*value);
+        f.skeleton = std::move(names.whole);
+        f.first_name = std::move(names.first);
         f.present = !f.skeleton.empty();
         break;
+      }
       case MatchRole::kPlace:
         f.parts = place_skeletons(*value);
         f.present = !f.parts.empty();

@@ -53,23 +53,8 @@ std::vector<std::string> variants(const MatchField& field, const FieldFeatures& 
   return out;
 }
 
-// Fields that every kind of two or more fields holds (the person's own name in the default
-// keys). They get no presence key: when such a field differs, no kind with values matches
-// at all, so its presence could never be weighed (and would double the PSI work).
-std::vector<bool> fields_in_every_kind(const CompiledMatchSpec& spec) {
-  std::vector<bool> out(spec.fields.size(), true);
-  for (const auto& k : spec.keys) {
-    if (k.fields.size() < 2) continue;
-    for (size_t f = 0; f < out.size(); ++f) {
-      if (std::find(k.fields.begin(), k.fields.end(), f) == k.fields.end()) out[f] = false;
-    }
-  }
-  return out;
-}
-
 void add_keys(const CompiledMatchSpec& spec, const RecordFeatures& record, KeySide side,
               int required_field, std::vector<MatchKey>& out) {
-  const std::vector<bool> in_every_kind = fields_in_every_kind(spec);
   for (uint32_t k = 0; k < spec.keys.size(); ++k) {
     const CompiledKey& key = spec.keys[k];
     if (required_field >= 0 &&
@@ -93,13 +78,12 @@ void add_keys(const CompiledMatchSpec& spec, const RecordFeatures& record, KeySi
       }
     }
     if (!complete) continue;
-    if (values.size() >= 2 && key.fuzzy < 0) {
+    {
       // Presence keys: the other fields' values and only "present" for the field at position
-      // p, once per position, so that a match on one without a match on any kind holding the
-      // field's value says that field disagrees (negative evidence PSI cannot otherwise give:
-      // a namesake's other father, a brother's other given name).
-      for (size_t p = 0; p < values.size(); ++p) {
-        if (in_every_kind[key.fields[p]]) continue;
+      // p, once per position the spec chose (CompiledKey::presence), so that a match on one
+      // without a match on any kind holding the field's value says that field disagrees
+      // (negative evidence PSI cannot otherwise give: a namesake's other father).
+      for (size_t p : key.presence) {
         std::vector<size_t> pos(values.size(), 0);
         for (size_t n = 0; n < kMaxVariantsPerKind; ++n) {
           ByteWriter w;

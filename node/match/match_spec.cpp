@@ -138,7 +138,7 @@ Result<CompiledMatchSpec> compile_match_spec(const MatchSpec& spec, const Record
       continue;
     }
     if (!key_ids.insert(k.id).second) problems.push_back("key '" + k.id + "' listed twice");
-    CompiledKey ck{k.id, {}, -1};
+    CompiledKey ck{k.id, {}, -1, {}};
     for (const auto& f : k.fields) {
       int i = index_of(f);
       if (i < 0) {
@@ -154,6 +154,19 @@ Result<CompiledMatchSpec> compile_match_spec(const MatchSpec& spec, const Record
     out.keys.push_back(std::move(ck));
   }
   if (out.keys.empty() && problems.empty()) problems.push_back("no match key can be built");
+  std::vector<bool> in_every_kind(out.fields.size(), true);
+  for (const auto& k : out.keys) {
+    if (k.fields.size() < 2) continue;
+    for (size_t f = 0; f < in_every_kind.size(); ++f) {
+      if (std::find(k.fields.begin(), k.fields.end(), f) == k.fields.end()) in_every_kind[f] = false;
+    }
+  }
+  for (auto& k : out.keys) {
+    if (k.fields.size() < 2 || k.fuzzy >= 0) continue;
+    for (uint32_t p = 0; p < k.fields.size(); ++p) {
+      if (!in_every_kind[k.fields[p]]) k.presence.push_back(p);
+    }
+  }
 
   for (const auto& a : spec.ages) {
     int b = index_of(a.birth_field);

@@ -69,6 +69,11 @@ struct CompiledKey {
   std::string id;
   std::vector<uint32_t> fields;  // indexes into CompiledMatchSpec::fields
   int fuzzy = -1;                // index into fields of KeySpec::fuzzy, or -1
+  // Positions (into `fields`) that get a presence key (keys.hpp): every position of an exact
+  // kind of two or more fields, except fields that every such kind holds (the own name in the
+  // default keys): when one of those differs no kind with values matches at all, so its
+  // presence could never be weighed.
+  std::vector<uint32_t> presence;
 };
 
 struct CompiledAgeRule {

@@ -320,27 +320,30 @@ std::string word_skeleton(std::string_view folded_word) {
   return out;
 }
 
-std::string name_skeleton(std::string_view utf8) {
-  std::string out;
-  for (const auto& w : name_words(utf8)) out.append(word_skeleton(w));
-  return collapse_runs(out);
+
+NameSkeletons name_skeletons(std::string_view utf8) {
+  const auto words = name_words(utf8);
+  // The first name: one word, or a compound prefix with what follows, and "الدين" / "eddine"
+  // (or "din" left over when a hyphenated article was dropped, "al-Din") after that.
+  size_t first = 1;
+  if (first < words.size() && contains(tables::compound_prefixes(), words[0])) ++first;
+  constexpr std::array<std::string_view, 3> kDetachedDin = {"din", "deen", "dine"};
+  if (first < words.size() && (contains(tables::compound_suffixes(), words[first]) ||
+                               contains(kDetachedDin, words[first]))) {
+    ++first;
+  }
+  NameSkeletons out;
+  for (size_t i = 0; i < words.size(); ++i) {
+    out.whole.append(word_skeleton(words[i]));
+    if (i + 1 == first && first < words.size()) out.first = collapse_runs(out.whole);
+  }
+  out.whole = collapse_runs(out.whole);
+  return out;
 }
 
-std::string first_name_skeleton(std::string_view utf8) {
-  const auto words = name_words(utf8);
-  size_t take = 1;
-  if (take < words.size() && contains(tables::compound_prefixes(), words[0])) ++take;
-  // "الدين" / "eddine", or "din" left over when a hyphenated article was dropped ("al-Din").
-  constexpr std::array<std::string_view, 3> kDetachedDin = {"din", "deen", "dine"};
-  if (take < words.size() && (contains(tables::compound_suffixes(), words[take]) ||
-                              contains(kDetachedDin, words[take]))) {
-    ++take;
-  }
-  if (take >= words.size()) return {};
-  std::string out;
-  for (size_t i = 0; i < take; ++i) out.append(word_skeleton(words[i]));
-  return collapse_runs(out);
-}
+std::string name_skeleton(std::string_view utf8) { return name_skeletons(utf8).whole; }
+
+std::string first_name_skeleton(std::string_view utf8) { return name_skeletons(utf8).first; }
 
 std::vector<std::string> place_skeletons(std::string_view utf8) {
   std::vector<std::string> out;

@@ -36,12 +36,17 @@ std::string word_skeleton(std::string_view folded_word);
 // Skeleton of a whole name value: the skeletons of its words concatenated, runs of one class
 // collapsed (so "عبد الرحمن", "Abdul Rahman", "Abd al-Rahman" and "Abdulrahman" all give
 // "BDRHMN"). Empty when the value has no letters.
-std::string name_skeleton(std::string_view utf8);
-
-// Skeleton of the first name in a value of several ("فاطمة الحسن" -> "FTM"; a compound such as
+// And of the first name in a value of several ("فاطمة الحسن" -> "FTM"; a compound such as
 // "عبد الرحمن" or "نور الدين" counts as one): a mother is often recorded by her given name in
 // one source and her full name in another. Empty when the value is one name only.
-std::string first_name_skeleton(std::string_view utf8);
+// Both from one pass over the words.
+struct NameSkeletons {
+  std::string whole;
+  std::string first;
+};
+NameSkeletons name_skeletons(std::string_view utf8);
+std::string name_skeleton(std::string_view utf8);        // name_skeletons(utf8).whole
+std::string first_name_skeleton(std::string_view utf8);  // name_skeletons(utf8).first
 
 // Skeletons of the parts of a place ("Hims - Khalidiya" -> {"HMS", "KLD"}): parts split at
 // commas and spaced dashes, generic place words ("city", "مدينة") dropped, alternative names
