@@ -1,9 +1,6 @@
 #include "tests/test_support.hpp"
 
-#include <fcntl.h>
-#include <spawn.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -11,7 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
-extern char** environ;
+#include "tests/child_process.hpp"
 
 namespace jisr::testing {
 
@@ -42,35 +39,14 @@ std::filesystem::path jisr_bin() { return env_or("JISR_BIN", "jisr"); }
 std::filesystem::path source_dir() { return env_or("JISR_SOURCE_DIR", "."); }
 std::filesystem::path shared_data_dir() { return env_or("JISR_SHARED_DATA", "../shared/data"); }
 
-[[maybe_unused]] static std::string slurp_fd(int fd) {
-  std::string out;
-  char buf[8192];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n <= 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  return out;
-}
-
 RunResult run_program(const std::string& program, const std::vector<std::string>& args) {
   TempDir tmp;
   const auto out_path = tmp / "out";
   const auto err_path = tmp / "err";
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  std::vector<std::string> all{program};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  const int rc = posix_spawnp(&pid, program.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::runtime_error("cannot start " + program);
+  std::vector<std::string> argv{program};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const pid_t pid = spawn_logged(std::move(argv), out_path, err_path);
+  if (pid < 0) throw std::runtime_error("cannot start " + program);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
   }

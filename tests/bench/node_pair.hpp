@@ -6,12 +6,8 @@
 // Thread-safety: none; one NodePair per program thread.
 #pragma once
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-extern char** environ;
+#include "tests/child_process.hpp"
 
 namespace jisr::bench {
 
@@ -126,20 +122,10 @@ class NodePair {
 
   pid_t spawn(const std::vector<std::string>& args, const std::filesystem::path& out) { return spawn(args, out, out); }
   pid_t spawn(const std::vector<std::string>& args, const std::filesystem::path& out, const std::filesystem::path& err) {
-    std::vector<std::string> all{bin_.string()};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    pid_t pid = -1;
-    const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
+    std::vector<std::string> argv{bin_.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const pid_t pid = testing::spawn_logged(std::move(argv), out, err);
+    if (pid < 0) {
       std::fprintf(stderr, "cannot run %s\n", bin_.c_str());
       std::exit(1);
     }
@@ -152,15 +138,12 @@ class NodePair {
   }
 
   static uint16_t free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
+    const uint16_t port = testing::free_loopback_port();
+    if (port == 0) {
+      std::fprintf(stderr, "cannot bind a loopback port\n");
+      std::exit(1);
+    }
+    return port;
   }
 
   std::filesystem::path bin_;

@@ -1,35 +1,20 @@
 #include "tests/integration/node_process.hpp"
 
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <stdexcept>
 #include <thread>
 
 #include "node/core/node_config.hpp"
-
-extern char** environ;
+#include "tests/child_process.hpp"
 
 namespace jisr::testing {
 
 uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    throw std::runtime_error("cannot bind a loopback port");
-  }
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  const uint16_t port = free_loopback_port();
+  if (port == 0) throw std::runtime_error("cannot bind a loopback port");
+  return port;
 }
 
 NodeHomeDir init_test_node(const TempDir& tmp, const std::string& org) {
@@ -61,17 +46,8 @@ ServeProcess::ServeProcess(const std::filesystem::path& dir, const std::filesyst
                            bool json_logs) {
   std::vector<std::string> args{jisr_bin().string(), "serve", "--dir", dir.string()};
   if (json_logs) args.push_back("--log-json");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  const int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::runtime_error("cannot start jisr serve");
+  pid_ = spawn_logged(std::move(args), log, log);
+  if (pid_ < 0) throw std::runtime_error("cannot start jisr serve");
 }
 
 ServeProcess::~ServeProcess() { kill9(); }
