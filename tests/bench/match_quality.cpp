@@ -495,9 +495,14 @@ int main(int argc, char** argv) {
   }
   std::printf("keys: querier %zu, responder %zu\n", qkeys.size(), rkeys.size());
 
-  auto decide_hits = [&](const std::vector<std::pair<size_t, size_t>>& hits) {
-    std::map<std::pair<uint32_t, uint32_t>, std::vector<uint32_t>> kinds;
+  using PairKinds = std::map<std::pair<uint32_t, uint32_t>, std::vector<uint32_t>>;
+  // (querier record, responder record) -> the key kinds that met.
+  auto kinds_of = [&](const std::vector<std::pair<size_t, size_t>>& hits) {
+    PairKinds kinds;
     for (auto [i, j] : hits) kinds[{qel[i].record, rel[j].record}].push_back(qel[i].kind);
+    return kinds;
+  };
+  auto decide_pairs = [&](const PairKinds& kinds) {
     std::vector<Scored> scored;
     for (auto& [pair, ks] : kinds) {
       // Every pair is kept with its evidence so thresholds can be swept; the decision at the
@@ -515,7 +520,8 @@ int main(int argc, char** argv) {
       auto [lo, hi] = index.equal_range(qkeys[i].bytes);
       for (auto it = lo; it != hi; ++it) hits.emplace_back(i, it->second);
     }
-    auto scored = decide_hits(hits);
+    auto kinds = kinds_of(hits);
+    auto scored = decide_pairs(kinds);
     print_quality("baseline exact keys",
                   evaluate(to_pairs(scored, cs.psi_threshold, a, b), truth, hard));
     print_quality("  best per report",
@@ -533,8 +539,6 @@ int main(int argc, char** argv) {
       std::snprintf(extra, sizeof extra, "  [best threshold %.1f]", best_th);
       print_quality("  best threshold", best_q, extra);
     }
-    std::map<std::pair<uint32_t, uint32_t>, std::vector<uint32_t>> kinds;
-    for (auto [i, j] : hits) kinds[{qel[i].record, rel[j].record}].push_back(qel[i].kind);
     analyse("exact", cs, to_pairs(best_per_querier(scored, 0.0), cs.psi_threshold, a, b), truth,
             a, b, fa, fb, relation);
     if (std::getenv("JISR_MATCH_QUALITY_ANALYSE") != nullptr) {
@@ -578,7 +582,7 @@ int main(int argc, char** argv) {
     double secs = seconds_since(t1);
     std::vector<std::pair<size_t, size_t>> hits;
     for (const auto& h : psi_hits) hits.emplace_back(h.mine, h.theirs);
-    auto scored = decide_hits(hits);
+    auto scored = decide_pairs(kinds_of(hits));
     size_t ops = 2 * qkeys.size() + 2 * rkeys.size();
     char extra[128];
     std::snprintf(extra, sizeof extra, "  [%.1f s, %.0f group ops/s]", secs, double(ops) / secs);
