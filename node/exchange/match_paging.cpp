@@ -55,7 +55,14 @@ class Slicer {
     used_ += bytes;
     return slices_.back();
   }
-  std::vector<Msg> take() { return std::move(slices_); }
+  // The slices, each numbered: `index` its position, `count` how many there are.
+  std::vector<Msg> take(uint32_t Msg::*index, uint32_t Msg::*count) {
+    for (size_t i = 0; i < slices_.size(); ++i) {
+      slices_[i].*index = static_cast<uint32_t>(i);
+      slices_[i].*count = static_cast<uint32_t>(slices_.size());
+    }
+    return std::move(slices_);
+  }
 
  private:
   Msg shell_;
@@ -93,12 +100,7 @@ std::vector<protocol::MatchRequest> split_request(const protocol::MatchRequest& 
     part.blooms.push_back(whole.blooms[i]);
     if (keyed) part.block_keys.push_back(whole.block_keys[i]);
   }
-  auto parts = slicer.take();
-  for (size_t i = 0; i < parts.size(); ++i) {
-    parts[i].part = static_cast<uint32_t>(i);
-    parts[i].parts = static_cast<uint32_t>(parts.size());
-  }
-  return parts;
+  return slicer.take(&protocol::MatchRequest::part, &protocol::MatchRequest::parts);
 }
 
 Result<void> append_part(protocol::MatchRequest& whole, protocol::MatchRequest&& next) {
@@ -136,12 +138,7 @@ std::vector<protocol::MatchResponse> split_response(protocol::MatchResponse&& wh
   }
   for (auto& c : whole.candidates)
     slicer.room_for(candidate_bytes(c)).candidates.push_back(std::move(c));
-  auto pages = slicer.take();
-  for (size_t i = 0; i < pages.size(); ++i) {
-    pages[i].page = static_cast<uint32_t>(i);
-    pages[i].pages = static_cast<uint32_t>(pages.size());
-  }
-  return pages;
+  return slicer.take(&protocol::MatchResponse::page, &protocol::MatchResponse::pages);
 }
 
 Result<void> append_page(protocol::MatchResponse& whole, protocol::MatchResponse&& next) {
