@@ -95,18 +95,50 @@ Result<BloomSecret> derive_bloom_secret(const std::array<uint8_t, 64>& own_ed255
   return out;
 }
 
+size_t bloom_segments(const CompiledMatchSpec& spec) {
+  size_t n = spec.fields.size();
+  for (const auto& f : spec.fields) n += f.role == MatchRole::kName ? 1 : 0;
+  return n;
+}
+
+int vowel_segment(const CompiledMatchSpec& spec, size_t f) {
+  if (spec.fields[f].role != MatchRole::kName) return -1;
+  size_t names_before = 0;
+  for (size_t i = 0; i < f; ++i) names_before += spec.fields[i].role == MatchRole::kName ? 1 : 0;
+  return static_cast<int>(spec.fields.size() + names_before);
+}
+
+namespace {
+
+void add_name_grams(const std::string& skeleton, std::vector<std::string>& grams) {
+  add_bigrams(skeleton, grams);
+  // Letters too: skeletons are short (2-4 classes), so one typo removes half the bigrams
+  // but only one letter.
+  for (char c : skeleton) grams.push_back(std::string("u:") + c);
+  grams.push_back("w:" + skeleton);
+}
+
+void sort_unique(std::vector<std::string>& grams) {
+  std::sort(grams.begin(), grams.end());
+  grams.erase(std::unique(grams.begin(), grams.end()), grams.end());
+}
+
+}  // namespace
+
+std::vector<std::string> vowel_grams(const FieldFeatures& f) {
+  std::vector<std::string> grams;
+  if (!f.present || f.vowelled.empty()) return grams;
+  add_name_grams(f.vowelled, grams);
+  sort_unique(grams);
+  return grams;
+}
+
 std::vector<std::string> field_grams(const MatchField& field, const FieldFeatures& f,
                                      int year_tolerance) {
   std::vector<std::string> grams;
   if (!f.present) return grams;
   switch (field.role) {
-    case MatchRole::kName:
-      add_bigrams(f.skeleton, grams);
-      // Letters too: skeletons are short (2-4 classes), so one typo removes half the bigrams
-      // but only one letter.
-      for (char c : f.skeleton) grams.push_back(std::string("u:") + c);
-      grams.push_back("w:" + f.skeleton);
-      break;
+    case MatchRole::kName: add_name_grams(f.skeleton, grams); break;
     case MatchRole::kPlace:
       for (const auto& p : f.parts) {
         add_bigrams(p, grams);
@@ -141,8 +173,7 @@ std::vector<std::string> field_grams(const MatchField& field, const FieldFeature
     case MatchRole::kCategory: grams.push_back("c:" + f.value); break;
     case MatchRole::kNone: break;
   }
-  std::sort(grams.begin(), grams.end());
-  grams.erase(std::unique(grams.begin(), grams.end()), grams.end());
+  sort_unique(grams);
   return grams;
 }
 
@@ -163,15 +194,25 @@ BloomEncoder::BloomEncoder(const CompiledMatchSpec& spec, const BloomSecret& sec
                        label.size(), secret.bytes().data(), secret.bytes().size());
     field_keys_.push_back(key);
   }
+  // The vowel segments have a key of their own: with the name key, a name without long vowels
+  // would set the same bits in both segments, and the pair would tell that much.
+  std::string label(kDomain);
+  label.push_back('\0');
+  label += spec.agreement_id;
+  label.push_back('\0');
+  label += "name-vowels";
+  crypto_generichash(vowel_key_.data(), vowel_key_.size(), reinterpret_cast<const unsigned char*>(label.data()),
+                     label.size(), secret.bytes().data(), secret.bytes().size());
 }
 
 BloomEncoder::~BloomEncoder() {
   for (auto& k : field_keys_) sodium_memzero(k.data(), k.size());
+  sodium_memzero(vowel_key_.data(), vowel_key_.size());
 }
 
 BloomMatrix BloomEncoder::make_matrix() const {
   BloomMatrix m;
-  m.fields = spec_.fields.size();
+  m.fields = bloom_segments(spec_);
   return m;
 }
 
@@ -179,13 +220,13 @@ void BloomEncoder::encode(const RecordFeatures& record, BloomMatrix& m) const {
   const size_t base = m.bits.size();
   m.bits.resize(base + m.words(), 0);
   uint32_t total = 0;
-  for (size_t fi = 0; fi < spec_.fields.size(); ++fi) {
-    uint64_t* seg = m.bits.data() + base + fi * kFieldWords;
-    for (const auto& g : field_grams(spec_.fields[fi], record.fields[fi], spec_.year_tolerance)) {
+  auto put = [&](size_t segment, const std::vector<std::string>& grams, const std::array<uint8_t, 16>& key) {
+    uint64_t* seg = m.bits.data() + base + segment * kFieldWords;
+    for (const auto& g : grams) {
       // Double hashing from one 128-bit keyed SipHash: positions h1 + i·h2.
       std::array<uint8_t, 16> h{};
       crypto_shorthash_siphashx24(h.data(), reinterpret_cast<const unsigned char*>(g.data()),
-                                  g.size(), field_keys_[fi].data());
+                                  g.size(), key.data());
       uint64_t h1, h2;
       std::memcpy(&h1, h.data(), 8);
       std::memcpy(&h2, h.data() + 8, 8);
@@ -199,6 +240,15 @@ void BloomEncoder::encode(const RecordFeatures& record, BloomMatrix& m) const {
     for (size_t w = 0; w < kFieldWords; ++w) p += static_cast<uint32_t>(__builtin_popcountll(seg[w]));
     m.field_pops.push_back(p);
     total += p;
+  };
+  for (size_t fi = 0; fi < spec_.fields.size(); ++fi) {
+    put(fi, field_grams(spec_.fields[fi], record.fields[fi], spec_.year_tolerance), field_keys_[fi]);
+  }
+  // Vowel segments, in field order (vowel_segment() numbers them so).
+  for (size_t fi = 0; fi < spec_.fields.size(); ++fi) {
+    if (spec_.fields[fi].role == MatchRole::kName) {
+      put(static_cast<size_t>(vowel_segment(spec_, fi)), vowel_grams(record.fields[fi]), vowel_key_);
+    }
   }
   m.pops.push_back(total);
 }

@@ -58,8 +58,16 @@ Result<BloomSecret> derive_bloom_secret(const std::array<uint8_t, 64>& own_ed255
                                         const std::array<uint8_t, 32>& peer_ed25519_public,
                                         std::string_view agreement_id);
 
+// Segments of a row: one per field of the spec, then one per name field for the name with its
+// written long vowels (Arabic script only; empty otherwise), which tells apart names that
+// share their consonants (محمد/محمود, حسن/حسين) when both sides wrote the name in Arabic.
+size_t bloom_segments(const CompiledMatchSpec& spec);
+// The vowel segment of field f, or -1 when f is not a name.
+int vowel_segment(const CompiledMatchSpec& spec, size_t f);
+
 // Filters of many records: row i is words() consecutive words; pops[i] its popcount;
-// field_pops[i * fields + f] the popcount of field f (0 when the field was absent).
+// field_pops[i * fields + s] the popcount of segment s (0 when the field was absent); `fields`
+// counts segments (bloom_segments).
 struct BloomMatrix {
   size_t fields = 0;
   std::vector<uint64_t> bits;
@@ -79,17 +87,20 @@ class BloomEncoder {
   BloomEncoder(const BloomEncoder&) = delete;
   BloomEncoder& operator=(const BloomEncoder&) = delete;
 
-  // Appends one record's filter to m (m.fields must equal the spec's field count).
+  // Appends one record's filter to m (a matrix from make_matrix()).
   void encode(const RecordFeatures& record, BloomMatrix& m) const;
   BloomMatrix make_matrix() const;
 
  private:
   const CompiledMatchSpec& spec_;
   std::vector<std::array<uint8_t, 16>> field_keys_;
+  std::array<uint8_t, 16> vowel_key_{};
 };
 
 // The grams one field contributes (exposed for tests and for explaining a filter).
 std::vector<std::string> field_grams(const MatchField& field, const FieldFeatures& f,
                                      int year_tolerance);
+// The grams of a name field's vowel segment (empty when the name has no vowelled skeleton).
+std::vector<std::string> vowel_grams(const FieldFeatures& f);
 
 }  // namespace jisr::match

@@ -19,6 +19,7 @@ RecordFeatures extract_features(const CompiledMatchSpec& spec, const FieldMap& f
         auto names = name_skeletons(*value);
         f.skeleton = std::move(names.whole);
         f.first_name = std::move(names.first);
+        f.vowelled = std::move(names.vowelled);
         f.present = !f.skeleton.empty();
         break;
       }

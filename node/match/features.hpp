@@ -19,6 +19,7 @@ struct FieldFeatures {
   bool present = false;
   std::string skeleton;             // kName: phonetic skeleton (normalize.hpp)
   std::string first_name;           // kName: first_name_skeleton(), empty for a single name
+  std::string vowelled;             // kName: skeleton with written long vowels (Arabic script only)
   std::vector<std::string> parts;   // kPlace: part skeletons; kText: folded words
   std::optional<DateValue> date;    // kDate
   bool derived = false;             // kDate: estimated from an age rule

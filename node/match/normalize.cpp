@@ -279,7 +279,9 @@ std::vector<std::string> name_words(std::string_view utf8) {
   return out;
 }
 
-std::string word_skeleton(std::string_view folded_word) {
+std::string word_skeleton(std::string_view folded_word) { return word_skeletons(folded_word).plain; }
+
+WordSkeletons word_skeletons(std::string_view folded_word) {
   std::string latin;
   if (needs_transliteration(folded_word)) {
     icu::UnicodeString u = icu::UnicodeString::fromUTF8(
@@ -315,8 +317,33 @@ std::string word_skeleton(std::string_view folded_word) {
     if (before == start) break;
     end = last - 1;
   }
-  std::string out;
-  for (size_t i = start; i < end; ++i) out.append(units[i].cls);
+  WordSkeletons out;
+  for (size_t i = start; i < end; ++i) out.plain.append(units[i].cls);
+  // Arabic script writes long vowels (ا و ي) and leaves short ones out, so in Arabic the
+  // vowel letters tell names apart that share their consonants (محمد/محمود, حسن/حسين,
+  // عمر/عامر). Latin spellings do not mark length reliably (Muhammad, Mahmud): none there.
+  if (latin.empty() && !units.empty() && static_cast<unsigned char>(units[0].spelling[0]) >= 0xD8) {
+    // Vowels after the last consonant are left out: final ى is read "a" and written ى, ا or
+    // (folded) ي interchangeably (شذى/شذا, موسى).
+    size_t last = end;
+    while (last > start && units[last - 1].cls.empty()) --last;
+    bool consonant_seen = false;
+    for (size_t i = start; i < last; ++i) {
+      if (!units[i].cls.empty()) {
+        out.vowelled.append(units[i].cls);
+        consonant_seen = true;
+      } else if (units[i].spelling == "\u0639") {
+        // Ayn is a consonant in Arabic, dropped from the skeleton only because Latin drops it.
+        out.vowelled.push_back('E');
+        consonant_seen = true;
+      } else if (consonant_seen) {
+        const std::string_view sp = units[i].spelling;
+        if (sp == "\u0627") out.vowelled.push_back('a');
+        else if (sp == "\u0648") out.vowelled.push_back('u');
+        else if (sp == "\u064a") out.vowelled.push_back('i');
+      }
+    }
+  }
   return out;
 }
 
@@ -333,11 +360,16 @@ NameSkeletons name_skeletons(std::string_view utf8) {
     ++first;
   }
   NameSkeletons out;
+  bool all_vowelled = !words.empty();
   for (size_t i = 0; i < words.size(); ++i) {
-    out.whole.append(word_skeleton(words[i]));
+    WordSkeletons w = word_skeletons(words[i]);
+    out.whole.append(w.plain);
+    if (w.vowelled.empty() && !w.plain.empty()) all_vowelled = false;
+    out.vowelled.append(w.vowelled);
     if (i + 1 == first && first < words.size()) out.first = collapse_runs(out.whole);
   }
   out.whole = collapse_runs(out.whole);
+  out.vowelled = all_vowelled ? collapse_runs(out.vowelled) : std::string();
   return out;
 }
 

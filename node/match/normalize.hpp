@@ -32,6 +32,13 @@ std::vector<std::string> name_words(std::string_view utf8);
 // when at least two consonants remain; a final ha (ة, -ah, -eh) removed. Words in scripts other
 // than Arabic and Latin are first transliterated to Latin with ICU ("Any-Latin; Latin-ASCII").
 std::string word_skeleton(std::string_view folded_word);
+// The same, and for an Arabic-script word also the skeleton with its written long vowels
+// (ا و ي after the first consonant as 'a', 'u', 'i'); empty for other scripts.
+struct WordSkeletons {
+  std::string plain;
+  std::string vowelled;
+};
+WordSkeletons word_skeletons(std::string_view folded_word);
 
 // Skeleton of a whole name value: the skeletons of its words concatenated, runs of one class
 // collapsed (so "عبد الرحمن", "Abdul Rahman", "Abd al-Rahman" and "Abdulrahman" all give
@@ -43,6 +50,7 @@ std::string word_skeleton(std::string_view folded_word);
 struct NameSkeletons {
   std::string whole;
   std::string first;
+  std::string vowelled;  // whole with long vowels, when every word is in Arabic script
 };
 NameSkeletons name_skeletons(std::string_view utf8);
 std::string name_skeleton(std::string_view utf8);        // name_skeletons(utf8).whole

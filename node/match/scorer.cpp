@@ -140,6 +140,11 @@ Score score_features(const CompiledMatchSpec& spec, const RecordFeatures& a,
                      const RecordFeatures& b) {
   Score s = score_with(spec, [&](uint32_t fa, uint32_t fb) -> std::optional<double> {
     if (!a.fields[fa].present || !b.fields[fb].present) return std::nullopt;
+    // Names both written in Arabic script compare with their long vowels (bloom.hpp).
+    if (spec.fields[fa].role == MatchRole::kName && !a.fields[fa].vowelled.empty() &&
+        !b.fields[fb].vowelled.empty()) {
+      return set_similarity(MatchRole::kName, vowel_grams(a.fields[fa]), vowel_grams(b.fields[fb]));
+    }
     return set_similarity(spec.fields[fb].role, field_grams(spec.fields[fa], a.fields[fa], spec.year_tolerance),
                     field_grams(spec.fields[fb], b.fields[fb], spec.year_tolerance));
   });
@@ -153,15 +158,24 @@ Score score_features(const CompiledMatchSpec& spec, const RecordFeatures& a,
 
 Score score_bloom(const CompiledMatchSpec& spec, const BloomMatrix& a, size_t i,
                   const BloomMatrix& b, size_t j) {
-  const size_t n = spec.fields.size();
+  const size_t n = a.fields;
   const uint64_t* ra = a.row(i);
   const uint64_t* rb = b.row(j);
-  return score_with(spec, [&](uint32_t fa, uint32_t fb) -> std::optional<double> {
-    uint32_t pa = a.field_pops[i * n + fa], pb = b.field_pops[j * n + fb];
+  auto segment_similarity = [&](size_t sa, size_t sb, MatchRole role) -> std::optional<double> {
+    uint32_t pa = a.field_pops[i * n + sa], pb = b.field_pops[j * n + sb];
     if (pa == 0 || pb == 0) return std::nullopt;
     uint32_t common = 0;
-    field_and_popcounts(ra + fa * kFieldWords, rb + fb * kFieldWords, 1, kFieldWords, &common);
-    return similarity(spec.fields[fb].role, common, pa, pb);
+    field_and_popcounts(ra + sa * kFieldWords, rb + sb * kFieldWords, 1, kFieldWords, &common);
+    return similarity(role, common, pa, pb);
+  };
+  return score_with(spec, [&](uint32_t fa, uint32_t fb) -> std::optional<double> {
+    const int va = vowel_segment(spec, fa), vb = vowel_segment(spec, fb);
+    if (va >= 0 && vb >= 0 && n == bloom_segments(spec)) {
+      if (auto v = segment_similarity(static_cast<size_t>(va), static_cast<size_t>(vb), MatchRole::kName)) {
+        if (segment_similarity(fa, fb, MatchRole::kName)) return v;
+      }
+    }
+    return segment_similarity(fa, fb, spec.fields[fb].role);
   });
 }
 

@@ -646,6 +646,14 @@ int main(int argc, char** argv) {
     char extra[96];
     std::snprintf(extra, sizeof extra, "  [best threshold %.2f]", fuzzy.threshold);
     print_quality("baseline fuzzy fields", fuzzy.quality, extra);
+    {
+      const PairSet fuzzy_pairs = to_pairs(best_per_querier(plain, 0.0), fuzzy.threshold, a, b);
+      analyse("fuzzy", cs, fuzzy_pairs, truth, a, b, fa, fb, relation);
+      explain("fuzzy", fuzzy_pairs, truth, a, b, [&](uint32_t i, uint32_t j) {
+        const Score s = score_features(cs, fa[i], fb[j]);
+        return std::to_string(s.value) + " " + describe(cs, s);
+      });
+    }
 
     Sweep best = sweep(scored, truth, hard, a, b);
     std::snprintf(extra, sizeof extra, "  [best threshold %.2f; %.1f s]", best.threshold, secs);

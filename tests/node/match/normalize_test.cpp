@@ -151,6 +151,20 @@ TEST_CASE("first name of several: compounds stay whole", "[match][normalize]") {
   CHECK(first_name_skeleton("").empty());
 }
 
+TEST_CASE("vowelled skeleton: Arabic script only, long vowels inside the name", "[match][normalize]") {
+  CHECK(name_skeletons("محمود").vowelled == "MHMuD");
+  CHECK(name_skeletons("محمد").vowelled == "MHMD");
+  CHECK(name_skeletons("حسين").vowelled == "HSiN");
+  CHECK(name_skeletons("عامر").vowelled == "EaMR");       // ayn is a consonant in Arabic
+  CHECK(name_skeletons("عمار").vowelled == "EMaR");
+  CHECK(name_skeletons("أحمد").vowelled == "HMD");         // a leading alef carries a hamza
+  CHECK(name_skeletons("سامي").vowelled == "SaM");         // a final vowel does not count
+  CHECK(name_skeletons("عبد الرحمن").vowelled == "EBDRHMN");  // the article as in the skeleton
+  CHECK(name_skeletons("Mahmoud").vowelled.empty());      // Latin does not mark length
+  CHECK(name_skeletons("محمد Ali").vowelled.empty());     // one Latin word: none for the name
+  CHECK(name_skeletons("محمود").whole == name_skeleton("Mahmoud"));
+}
+
 TEST_CASE("place skeletons: parts, generic words, alternative names", "[match][normalize]") {
   using V = std::vector<std::string>;
   CHECK(place_skeletons("Aleppo") == V{"HLB"});
