@@ -647,6 +647,7 @@ Result<void> MatchEngine::answer_bloom(const OrgId& peer, const policies::Compil
   }
   const auto block_key = secret.block_key();
   match::BloomMatrix mine = encoder.make_matrix();
+  match::NameRarity rarity(spec);  // of our own records' names: weighs agreements (scorer.hpp)
   std::vector<std::vector<uint64_t>> my_blocks;
   std::vector<RecordId> ids;
   store::RecordStore records(env_);
@@ -655,12 +656,14 @@ Result<void> MatchEngine::answer_bloom(const OrgId& peer, const policies::Compil
     JISR_TRY(records.for_each(txn, [&](const Record& r) {
       auto features = match::extract_features(spec, r.fields);
       encoder.encode(features, mine);
+      rarity.add(features);
       my_blocks.push_back(match::blocking_keys(spec, features, block_key));
       if (my_blocks.back().size() > kMaxBlockKeys) my_blocks.back().resize(kMaxBlockKeys);
       ids.push_back(r.id);
       return true;
     }));
   }
+  rarity.finish();
   resp.count = static_cast<uint32_t>(ids.size());
   // Our agreement's threshold governs; a querier may only ask for stricter.
   const double threshold = std::max<double>(ours.match().bloom_threshold.value_or(spec.bloom_threshold), req.threshold);
@@ -668,7 +671,7 @@ Result<void> MatchEngine::answer_bloom(const OrgId& peer, const policies::Compil
   // field, and the evidence names fields and grades only.
   std::map<size_t, std::string> handle_of;  // our row -> handle
   for (auto [i, j] : match::candidate_pairs(their_blocks, my_blocks)) {
-    auto score = match::score_bloom(spec, theirs, i, mine, j);
+    auto score = match::score_bloom(spec, theirs, i, mine, j, rarity.row(j));
     if (score.value < threshold) continue;
     auto [it, fresh] = handle_of.try_emplace(j);
     if (fresh) {

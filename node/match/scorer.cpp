@@ -76,10 +76,25 @@ std::optional<std::pair<uint32_t, uint32_t>> swappable_names(const CompiledMatch
   return std::nullopt;
 }
 
+// kRarityWeight times the rarity of b's value of every agreeing name field (b_field maps a
+// comparison's field to b's field: they differ in a crosswise reading).
+template <class BField>
+double rarity_bonus(const CompiledMatchSpec& spec, std::span<const FieldComparison> fields,
+                    std::span<const float> b_rarity, BField b_field) {
+  if (b_rarity.empty()) return 0.0;
+  double bits = 0.0;
+  for (const auto& c : fields) {
+    if (spec.fields[c.field].role == MatchRole::kName && c.similarity >= kAgreeAbove) {
+      bits += b_rarity[b_field(c.field)];
+    }
+  }
+  return kRarityWeight * bits;
+}
+
 // Builds a Score from a similarity function sim(field of a, field of b) (nullopt when either
 // side lacks the field), trying the first two names swapped when that fits much better.
 template <class Sim>
-Score score_with(const CompiledMatchSpec& spec, Sim sim) {
+Score score_with(const CompiledMatchSpec& spec, Sim sim, std::span<const float> b_rarity) {
   Score s;
   std::vector<std::optional<double>> v(spec.fields.size());
   for (uint32_t f = 0; f < spec.fields.size(); ++f) v[f] = sim(f, f);
@@ -91,7 +106,7 @@ Score score_with(const CompiledMatchSpec& spec, Sim sim) {
     return out;
   };
   s.fields = comparisons(v);
-  double total = evidence(spec, s.fields);
+  double total = evidence(spec, s.fields) + rarity_bonus(spec, s.fields, b_rarity, [](uint32_t f) { return f; });
   if (auto names = swappable_names(spec)) {
     auto [x, y] = *names;
     auto xy = sim(x, y), yx = sim(y, x);
@@ -100,7 +115,9 @@ Score score_with(const CompiledMatchSpec& spec, Sim sim) {
       w[x] = xy;
       w[y] = yx;
       auto crossed = comparisons(w);
-      double crossed_total = evidence(spec, crossed) - kSwapPenaltyBits;
+      const auto crosswise = [x = x, y = y](uint32_t f) { return f == x ? y : f == y ? x : f; };
+      double crossed_total = evidence(spec, crossed) + rarity_bonus(spec, crossed, b_rarity, crosswise) -
+                             kSwapPenaltyBits;
       if (crossed_total > total) {
         s.fields = std::move(crossed);
         total = crossed_total;
@@ -136,8 +153,49 @@ double combine(const CompiledMatchSpec& spec, std::span<const FieldComparison> f
   return logistic_score(evidence(spec, fields));
 }
 
+NameRarity::NameRarity(const CompiledMatchSpec& spec) : fields_(spec.fields.size()) {
+  for (const auto& f : spec.fields) is_name_.push_back(f.role == MatchRole::kName);
+}
+
+void NameRarity::add(const RecordFeatures& record) {
+  for (size_t f = 0; f < fields_; ++f) {
+    const auto& v = record.fields[f];
+    // 0 stands for "absent"; a real hash of 0 is moved to 1 (one more collision in 2^64).
+    uint64_t h = is_name_[f] && v.present ? std::hash<std::string>{}(v.skeleton) : 0;
+    if (is_name_[f] && v.present && h == 0) h = 1;
+    hashes_.push_back(h);
+  }
+}
+
+void NameRarity::finish() {
+  const size_t rows = fields_ == 0 ? 0 : hashes_.size() / fields_;
+  bits_.assign(hashes_.size(), 0.0f);
+  for (size_t f = 0; f < fields_; ++f) {
+    if (!is_name_[f]) continue;
+    std::unordered_map<uint64_t, uint32_t> count;
+    size_t n = 0;
+    for (size_t r = 0; r < rows; ++r) {
+      if (uint64_t h = hashes_[r * fields_ + f]) ++count[h], ++n;
+    }
+    if (n == 0) continue;
+    double mean = 0.0;
+    for (const auto& [h, c] : count) mean += c * std::log2(double(n) / c);
+    mean /= double(n);
+    for (size_t r = 0; r < rows; ++r) {
+      if (uint64_t h = hashes_[r * fields_ + f]) {
+        bits_[r * fields_ + f] = static_cast<float>(std::log2(double(n) / count[h]) - mean);
+      }
+    }
+  }
+}
+
+std::span<const float> NameRarity::row(size_t j) const {
+  if (bits_.empty()) return {};
+  return std::span<const float>(bits_).subspan(j * fields_, fields_);
+}
+
 Score score_features(const CompiledMatchSpec& spec, const RecordFeatures& a,
-                     const RecordFeatures& b) {
+                     const RecordFeatures& b, std::span<const float> b_rarity) {
   Score s = score_with(spec, [&](uint32_t fa, uint32_t fb) -> std::optional<double> {
     if (!a.fields[fa].present || !b.fields[fb].present) return std::nullopt;
     // Names both written in Arabic script compare with their long vowels (bloom.hpp).
@@ -147,7 +205,7 @@ Score score_features(const CompiledMatchSpec& spec, const RecordFeatures& a,
     }
     return set_similarity(spec.fields[fb].role, field_grams(spec.fields[fa], a.fields[fa], spec.year_tolerance),
                     field_grams(spec.fields[fb], b.fields[fb], spec.year_tolerance));
-  });
+  }, b_rarity);
   for (auto& c : s.fields) {
     if (spec.fields[c.field].role == MatchRole::kDate) {
       c.detail = years_text(*a.fields[c.field].date) + "/" + years_text(*b.fields[c.field].date);
@@ -157,7 +215,7 @@ Score score_features(const CompiledMatchSpec& spec, const RecordFeatures& a,
 }
 
 Score score_bloom(const CompiledMatchSpec& spec, const BloomMatrix& a, size_t i,
-                  const BloomMatrix& b, size_t j) {
+                  const BloomMatrix& b, size_t j, std::span<const float> b_rarity) {
   const size_t n = a.fields;
   const uint64_t* ra = a.row(i);
   const uint64_t* rb = b.row(j);
@@ -176,7 +234,7 @@ Score score_bloom(const CompiledMatchSpec& spec, const BloomMatrix& a, size_t i,
       }
     }
     return segment_similarity(fa, fb, spec.fields[fb].role);
-  });
+  }, b_rarity);
 }
 
 std::string describe(const CompiledMatchSpec& spec, const Score& score) {

@@ -5,7 +5,7 @@
 // Fields absent on either side are neutral: they neither raise nor lower a score.
 // Personal data: evidence from score_features() may contain years (it is meant for the review
 // screen of one's own node); evidence from bloom and psi holds only field names and grades.
-// Thread-safety: pure functions.
+// Thread-safety: pure functions; a NameRarity is filled on one thread, then only read.
 #pragma once
 
 #include <array>
@@ -51,13 +51,39 @@ double combine(const CompiledMatchSpec& spec, std::span<const FieldComparison> f
 // in a few percent of records, while a son's given name is very often his father's or
 // grandfather's, so a crosswise agreement without a price turns relatives into candidates.
 inline constexpr double kSwapPenaltyBits = 2.0;
+// Value-specific weights (Fellegi-Sunter with frequency-based u-probabilities): two records
+// that agree on a name few people carry are stronger evidence than two that agree on the
+// commonest one. NameRarity counts, over one node's own records, how often each name field
+// holds each skeleton, and gives per record and field the bits of information of its value
+// above the field's mean (log2(n / count) - mean; 0 for absent values and other roles).
+// Centred, so a small or uniform set changes nothing. A scorer adds kRarityWeight times that
+// for every name field that agrees (similarity >= kAgreeAbove), from the side that counted:
+// only its own records, so nothing about the other side's data is needed.
+inline constexpr double kRarityWeight = 0.15;
+class NameRarity {
+ public:
+  explicit NameRarity(const CompiledMatchSpec& spec);
+  // Counts one record (rows in the order of the records to be scored).
+  void add(const RecordFeatures& record);
+  // After the last add(): the bits of every row (empty span before).
+  void finish();
+  std::span<const float> row(size_t j) const;
+
+ private:
+  size_t fields_ = 0;
+  std::vector<bool> is_name_;
+  std::vector<uint64_t> hashes_;  // per row and field; 0 when absent or not a name
+  std::vector<float> bits_;
+};
+
 // Non-private scorer on both records' features (Dice of the same grams the Bloom filters hold,
-// without hashing): the baseline and the explanation shown after a reveal.
+// without hashing): the baseline and the explanation shown after a reveal. b_rarity: b's row
+// of a NameRarity over b's side, or empty.
 Score score_features(const CompiledMatchSpec& spec, const RecordFeatures& a,
-                     const RecordFeatures& b);
+                     const RecordFeatures& b, std::span<const float> b_rarity = {});
 // Scorer on two Bloom filters (row i of a, row j of b): per-field Dice by popcount.
 Score score_bloom(const CompiledMatchSpec& spec, const BloomMatrix& a, size_t i,
-                  const BloomMatrix& b, size_t j);
+                  const BloomMatrix& b, size_t j, std::span<const float> b_rarity = {});
 
 // "same given_name, father_name; similar family_name; birth_date 1988/1989; different
 // mother_name" (grades: same >= 0.95, similar >= 0.6, else different).

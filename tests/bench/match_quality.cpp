@@ -620,12 +620,16 @@ int main(int argc, char** argv) {
     for (const auto& f : fa) ba.push_back(blocking_keys(cs, f, block_key));
     for (const auto& f : fb) bb.push_back(blocking_keys(cs, f, block_key));
     auto pairs = candidate_pairs(ba, bb);
+    // The responder (B) weighs agreements by the rarity of its own names, as a node does.
+    NameRarity rarity(cs);
+    for (const auto& f : fb) rarity.add(f);
+    rarity.finish();
     std::vector<Scored> scored, plain;
     for (auto [i, j] : pairs) {
-      scored.push_back({i, j, score_bloom(cs, ma, i, mb, j).value});
+      scored.push_back({i, j, score_bloom(cs, ma, i, mb, j, rarity.row(j)).value});
     }
     double secs = seconds_since(t1);
-    for (auto [i, j] : pairs) plain.push_back({i, j, score_features(cs, fa[i], fb[j]).value});
+    for (auto [i, j] : pairs) plain.push_back({i, j, score_features(cs, fa[i], fb[j], rarity.row(j)).value});
 
     size_t blocked_truth = 0;
     {
@@ -650,7 +654,7 @@ int main(int argc, char** argv) {
       const PairSet fuzzy_pairs = to_pairs(best_per_querier(plain, 0.0), fuzzy.threshold, a, b);
       analyse("fuzzy", cs, fuzzy_pairs, truth, a, b, fa, fb, relation);
       explain("fuzzy", fuzzy_pairs, truth, a, b, [&](uint32_t i, uint32_t j) {
-        const Score s = score_features(cs, fa[i], fb[j]);
+        const Score s = score_features(cs, fa[i], fb[j], rarity.row(j));
         return std::to_string(s.value) + " " + describe(cs, s);
       });
     }
@@ -662,7 +666,7 @@ int main(int argc, char** argv) {
             b, fa, fb, relation);
     explain("bloom", to_pairs(best_per_querier(scored, 0.0), best.threshold, a, b), truth, a, b,
             [&](uint32_t i, uint32_t j) {
-              return std::to_string(score_bloom(cs, ma, i, mb, j).value) + " " +
+              return std::to_string(score_bloom(cs, ma, i, mb, j, rarity.row(j)).value) + " " +
                      describe(cs, score_features(cs, fa[i], fb[j]));
             });
     Quality at_spec = evaluate(to_pairs(best_per_querier(scored, 0.0), cs.bloom_threshold, a, b),

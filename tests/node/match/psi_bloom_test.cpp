@@ -403,6 +403,49 @@ TEST_CASE("names written in Arabic on both sides compare with their long vowels"
   }
 }
 
+TEST_CASE("name rarity: agreeing on a rare name weighs more than on the commonest",
+          "[match][scorer]") {
+  auto s = spec();
+  auto rec = [&](const char* given, const char* family) {
+    return extract_features(s, fields({{"given_name", given}, {"father_name", "Ali"},
+                                       {"family_name", family}, {"birth_date", "1980"}}));
+  };
+  // The responder's records: eight Mohammads, one Yazan; family names all different.
+  std::vector<RecordFeatures> theirs;
+  for (const char* fam : {"Haddad", "Khatib", "Nasr", "Hamdan", "Saleh", "Omar", "Issa", "Darwish"}) {
+    theirs.push_back(rec("Mohammad", fam));
+  }
+  theirs.push_back(rec("Yazan", "Zoubi"));
+  theirs.push_back(extract_features(s, fields({{"father_name", "Ali"}})));  // no given name
+  NameRarity rarity(s);
+  for (const auto& r : theirs) rarity.add(r);
+  CHECK(rarity.row(0).empty());  // nothing before finish()
+  rarity.finish();
+  const size_t given = 0, father = 1;
+  CHECK(rarity.row(8)[given] > 0.0f);
+  CHECK(rarity.row(0)[given] < 0.0f);
+  CHECK(rarity.row(9)[given] == 0.0f);            // absent
+  CHECK(rarity.row(0)[father] == Approx(0.0f));   // everyone's father is Ali: no information
+  // The same agreement pattern (given, father, birth year; family differs), a rare name vs the
+  // commonest: the rare one scores higher than without rarity, the common one lower.
+  const auto yazan = rec("Yazan", "Hariri"), mohammad = rec("Mohammad", "Hariri");
+  const double rare = score_features(s, yazan, theirs[8], rarity.row(8)).value;
+  const double common = score_features(s, mohammad, theirs[0], rarity.row(0)).value;
+  CHECK(rare > score_features(s, yazan, theirs[8]).value);
+  CHECK(common < score_features(s, mohammad, theirs[0]).value);
+  CHECK(rare > common);
+  SECTION("the same through Bloom filters") {
+    BloomSecret secret(std::array<uint8_t, 32>{7});
+    BloomEncoder enc(s, secret);
+    BloomMatrix q = enc.make_matrix(), r = enc.make_matrix();
+    enc.encode(yazan, q);
+    enc.encode(mohammad, q);
+    for (const auto& t : theirs) enc.encode(t, r);
+    CHECK(score_bloom(s, q, 0, r, 8, rarity.row(8)).value > score_bloom(s, q, 0, r, 8).value);
+    CHECK(score_bloom(s, q, 1, r, 0, rarity.row(0)).value < score_bloom(s, q, 1, r, 0).value);
+  }
+}
+
 TEST_CASE("scorer: places by containment, names tolerate one typo", "[match][scorer]") {
   auto s = spec();
   auto field_sim = [&s](const Score& sc, const std::string& name) {
