@@ -59,8 +59,11 @@ namespace jisr::exchange {
 inline constexpr auto kHandleLifetime = std::chrono::hours(24 * 30);
 // Bounds on a peer's query (hostile input stops here).
 inline constexpr size_t kMaxQueryPoints = 2'000'000;
-// PSI: candidates of one of our records kept when within this many bits of its best one.
-inline constexpr double kRunnerUpBits = 2.0;
+// PSI: candidates of one of our records kept when within this many bits of its best one. One
+// bit keeps a peer's duplicate records of one person that carry the same fields; a relative
+// beside the person falls below (on arabic-dev, 2 bits kept 8 more false candidates and 2
+// more true ones than 1 bit).
+inline constexpr double kRunnerUpBits = 1.0;
 inline constexpr size_t kMaxSpecFields = 64;
 inline constexpr size_t kMaxRevealHandles = 1000;
 inline constexpr size_t kMaxBlockKeys = 1024;     // blocking keys per record in a bloom query
