@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <unordered_set>
+
 #include "node/core/bytes.hpp"
 #include "node/core/digest.hpp"
 
@@ -56,6 +58,12 @@ Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement,
   protocol::Withdrawal withdrawal;
   size_t bytes = 0;
   size_t examined = 0;
+  // The records of steps in flight (sent, not committed): the peer may hold any of them. Views
+  // into the read transaction, which outlives the scan below.
+  std::unordered_set<std::string_view> in_flight;
+  JISR_TRY(for_each_in_flight(txn, peer, [&](std::string_view, const std::vector<std::string_view>& ids) {
+    in_flight.insert(ids.begin(), ids.end());
+  }));
   Result<void> inner = ok();
   JISR_TRY(records_.changes_since(txn, plan.from_seq, [&](const store::Change& c) {
     if (batch.records.size() >= limits_.batch_records || withdrawal.records.size() >= limits_.batch_records ||
@@ -68,7 +76,8 @@ Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement,
       inner = sent.error();
       return false;
     }
-    const bool held = sent.value() && sent.value()->maybe_held();
+    const bool flying = !in_flight.empty() && in_flight.contains(c.id.str());
+    const bool held = flying || (sent.value() && sent.value()->maybe_held());
     if (c.deleted) {
       if (held) withdrawal.records.push_back({c.id, c.version, protocol::WithdrawalReason::kDeleted});
       plan.to_seq = c.seq;
@@ -89,7 +98,7 @@ Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement,
       return true;
     }
     std::string digest = projection_digest(agreement, decision);
-    if (sent.value() && !sent.value()->in_doubt && sent.value()->digest == digest) {
+    if (!flying && sent.value() && !sent.value()->in_doubt && sent.value()->digest == digest) {
       // The peer confirmed it holds exactly this.
       plan.to_seq = c.seq;
       return true;
@@ -111,6 +120,7 @@ Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement,
 
   const std::string id_seed = fmt::format("{}|{}|{}|{}", peer.str(), plan.from_seq, plan.to_seq, plan.policy_version);
   const std::string step_id = sha256_hex(id_seed).substr(0, 32);
+  plan.step_id = step_id;
   if (!withdrawal.records.empty()) {
     withdrawal.withdrawal_id = step_id;
     withdrawal.agreement = agreement.id();
@@ -225,8 +235,11 @@ Result<void> Outbox::commit(const SyncPlan& plan,
     state.acked_seq = plan.to_seq;
     state.policy_version = plan.policy_version;
     JISR_TRY(save_outbox_state(txn, plan.peer, state));
+    if (plan.withdrawal || plan.batch) {
+      JISR_TRY(delete_in_flight(txn, plan.peer, plan.step_id));
+    }
     if (then_prepare) {
-      JISR_TRY(mark_in_doubt(txn, *then_prepare));
+      JISR_TRY(mark_in_flight(txn, *then_prepare));
     }
     return ok();
   });
@@ -234,26 +247,48 @@ Result<void> Outbox::commit(const SyncPlan& plan,
 
 Result<void> Outbox::prepare(const SyncPlan& plan) {
   if (!plan.withdrawal && !plan.batch) return ok();
-  return env_.write([&](store::WriteTxn& txn) { return mark_in_doubt(txn, plan); });
+  return env_.write([&](store::WriteTxn& txn) { return mark_in_flight(txn, plan); });
 }
 
-Result<void> Outbox::mark_in_doubt(store::WriteTxn& txn, const SyncPlan& plan) {
-  const auto mark = [&](const RecordId& id) -> Result<void> {
-    JISR_TRY(auto sent, load_sent_state(txn, plan.peer, id));
-    SentState s = sent ? *sent : SentState{};
-    if (s.in_doubt) return ok();
-    s.in_doubt = true;
-    return save_sent_state(txn, plan.peer, id, s);
-  };
+Result<void> Outbox::mark_in_flight(store::WriteTxn& txn, const SyncPlan& plan) {
+  if (!plan.withdrawal && !plan.batch) return ok();
+  std::vector<std::string_view> ids;
+  ids.reserve((plan.withdrawal ? plan.withdrawal->records.size() : 0) + plan.disclosures.size());
   if (plan.withdrawal) {
-    for (const auto& w : plan.withdrawal->records) {
-      JISR_TRY(mark(w.id));
+    for (const auto& w : plan.withdrawal->records) ids.push_back(w.id.str());
+  }
+  for (const auto& d : plan.disclosures) ids.push_back(d.id.str());
+  return save_in_flight(txn, plan.peer, plan.step_id, ids);
+}
+
+Result<void> Outbox::recover_interrupted(const OrgId& peer) {
+  {
+    JISR_TRY(auto txn, env_.read());
+    bool any = false;
+    JISR_TRY(for_each_in_flight(txn, peer, [&](std::string_view, const std::vector<std::string_view>&) { any = true; }));
+    if (!any) return ok();
+  }
+  return env_.write([&](store::WriteTxn& txn) -> Result<void> {
+    // Copied out first: the views die with the first write below.
+    std::vector<std::string> steps;
+    std::vector<std::string> ids;
+    JISR_TRY(for_each_in_flight(txn, peer, [&](std::string_view step, const std::vector<std::string_view>& in) {
+      steps.emplace_back(step);
+      ids.insert(ids.end(), in.begin(), in.end());
+    }));
+    for (const auto& id : ids) {
+      const RecordId rid(id);
+      JISR_TRY(auto sent, load_sent_state(txn, peer, rid));
+      SentState s = sent ? *sent : SentState{};
+      if (s.in_doubt) continue;
+      s.in_doubt = true;
+      JISR_TRY(save_sent_state(txn, peer, rid, s));
     }
-  }
-  for (const auto& d : plan.disclosures) {
-    JISR_TRY(mark(d.id));
-  }
-  return ok();
+    for (const auto& step : steps) {
+      JISR_TRY(delete_in_flight(txn, peer, step));
+    }
+    return ok();
+  });
 }
 
 Result<OutboxState> Outbox::state(const OrgId& peer) {

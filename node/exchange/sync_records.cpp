@@ -103,6 +103,54 @@ Result<void> save_sent_state(store::WriteTxn& txn, const OrgId& peer, const Reco
   return txn.put(store::Table::kSentState, peer_key(peer, id.str()), w.str());
 }
 
+Result<void> save_in_flight(store::WriteTxn& txn, const OrgId& peer, std::string_view step_id,
+                            const std::vector<std::string_view>& record_ids) {
+  ByteWriter w;
+  w.u8(kFormat);
+  w.varint(record_ids.size());
+  for (const auto id : record_ids) w.bytes(id);
+  return txn.put(store::Table::kInFlight, peer_key(peer, step_id), w.str());
+}
+
+Result<void> delete_in_flight(store::WriteTxn& txn, const OrgId& peer, std::string_view step_id) {
+  JISR_TRY(txn.del(store::Table::kInFlight, peer_key(peer, step_id)));
+  return ok();
+}
+
+Result<void> for_each_in_flight(
+    const store::TxnView& txn, const OrgId& peer,
+    const std::function<void(std::string_view, const std::vector<std::string_view>&)>& fn) {
+  Result<void> inner = ok();
+  const std::string prefix = peer_key(peer, {});
+  std::vector<std::string_view> ids;
+  JISR_TRY(txn.scan_prefix(store::Table::kInFlight, prefix,
+                           [&](std::string_view k, std::string_view v) {
+                             ByteReader r(v);
+                             auto fmt = r.u8();
+                             auto n = r.varint();
+                             if (!fmt || *fmt != kFormat || !n || *n > v.size()) {
+                               inner = corrupt("in-flight");
+                               return false;
+                             }
+                             ids.clear();
+                             for (uint64_t i = 0; i < *n; ++i) {
+                               auto id = r.bytes(256);
+                               if (!id) {
+                                 inner = corrupt("in-flight");
+                                 return false;
+                               }
+                               ids.push_back(*id);
+                             }
+                             if (!r.at_end()) {
+                               inner = corrupt("in-flight");
+                               return false;
+                             }
+                             fn(k.substr(prefix.size()), ids);
+                             return true;
+                           }));
+  return inner;
+}
+
 std::string encode_received(const ReceivedRecord& r) {
   ByteWriter w;
   w.u8(kFormat);

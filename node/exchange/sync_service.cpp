@@ -205,6 +205,9 @@ asio::awaitable<Result<SyncOutcome>> SyncService::run_sync(const OrgId& peer) {
     co_return make_error(Errc::kDenied, "the peer's certificate carries no receipt signing key", peer.str());
   }
   const PeerPublicKey key = key_it->second;
+  // No step of this peer is in flight (one sync per peer, and the last one drained): markers
+  // left now are of steps that died, and become in-doubt flags before anything is planned.
+  JISR_CO_TRY(outbox_.recover_interrupted(peer));
 
   // Steps planned and sent, oldest first; the front is the next to commit.
   std::deque<InFlightStep> window;
