@@ -14,12 +14,34 @@ namespace {
 // read transaction when most changes need no sending).
 constexpr size_t kExamineFactor = 20;
 
-std::string projection_digest(const policies::CompiledAgreement& a, const policies::Decision& d) {
-  ByteWriter w;
-  w.bytes(a.id().str());
-  w.bytes(d.purpose);
-  w.raw(encode_fields(d.fields));
-  return sha256_hex(w.str());
+// The projection digest is SHA-256 of bytes(agreement id) || bytes(purpose) || the canonical
+// encoding of what leaves (encode_fields); SentState keeps it in hex. Compared without
+// building the hex string: this runs for every change of the outbox.
+bool hex_equals(std::string_view hex_digest, const Sha256& digest) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  if (hex_digest.size() != 2 * digest.size()) return false;
+  for (size_t i = 0; i < digest.size(); ++i) {
+    if (hex_digest[2 * i] != kDigits[digest[i] >> 4] || hex_digest[2 * i + 1] != kDigits[digest[i] & 15]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The index of the plan's field-name set equal to these names, added when new. A plan has a
+// handful of distinct sets (one per rule and pattern of empty fields), not one per record.
+uint32_t field_set_of(SyncPlan& plan, const std::vector<FieldView>& fields) {
+  const auto same = [&](const std::vector<std::string>& set) {
+    return set.size() == fields.size() &&
+           std::equal(set.begin(), set.end(), fields.begin(),
+                      [](const std::string& a, const FieldView& b) { return a == b.first; });
+  };
+  for (size_t i = plan.field_sets.size(); i-- > 0;) {
+    if (same(plan.field_sets[i])) return static_cast<uint32_t>(i);
+  }
+  auto& set = plan.field_sets.emplace_back();
+  for (const auto& f : fields) set.emplace_back(f.first);
+  return static_cast<uint32_t>(plan.field_sets.size() - 1);
 }
 
 Result<void> check_signature(std::string_view message, const std::string& signature,
@@ -64,6 +86,16 @@ Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement,
   JISR_TRY(for_each_in_flight(txn, peer, [&](std::string_view, const std::vector<std::string_view>& ids) {
     in_flight.insert(ids.begin(), ids.end());
   }));
+  // Reused for every change: the plan allocates per record only what it sends.
+  std::vector<FieldView> stored;          // the record's fields, views into the transaction
+  policies::Projection projection;        // what of them leaves
+  const std::string digest_prefix = [&] {
+    ByteWriter w;
+    w.bytes(agreement.id().str());
+    w.bytes(plan.purpose);
+    return w.take();
+  }();
+  std::string digest_input = digest_prefix;  // prefix || canonical projection
   Result<void> inner = ok();
   JISR_TRY(records_.changes_since(txn, plan.from_seq, [&](const store::Change& c) {
     if (batch.records.size() >= limits_.batch_records || withdrawal.records.size() >= limits_.batch_records ||
@@ -83,33 +115,38 @@ Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement,
       plan.to_seq = c.seq;
       return true;
     }
-    auto rec = records_.get(txn, c.id);
+    auto rec = records_.get_encoded(txn, c.id.str());
     if (!rec || !rec.value()) {
       inner = rec ? make_error(Errc::kInternal, "change names a missing record", c.id.str()) : rec.error();
       return false;
     }
-    const auto decision = policies::decide(agreement, {rec.value()->fields, plan.purpose}, now);
-    if (!decision.allowed()) {
+    const uint64_t version = rec.value()->version;
+    if (auto decoded = decode_fields_view(rec.value()->fields, stored); !decoded) {
+      inner = decoded.error();
+      return false;
+    }
+    if (!policies::project(agreement, FieldsView(stored), plan.purpose, now, projection)) {
       if (held) {
-        withdrawal.records.push_back({c.id, rec.value()->version,
-                                      protocol::WithdrawalReason::kConsentWithdrawn});
+        withdrawal.records.push_back({c.id, version, protocol::WithdrawalReason::kConsentWithdrawn});
       }
       plan.to_seq = c.seq;
       return true;
     }
-    std::string digest = projection_digest(agreement, decision);
-    if (!flying && sent.value() && !sent.value()->in_doubt && sent.value()->digest == digest) {
+    digest_input.resize(digest_prefix.size());
+    encode_sorted_fields(projection.fields, digest_input);
+    const Sha256 digest = sha256(digest_input);
+    if (!flying && sent.value() && !sent.value()->in_doubt && hex_equals(sent.value()->digest, digest)) {
       // The peer confirmed it holds exactly this.
       plan.to_seq = c.seq;
       return true;
     }
-    protocol::WireRecord wire{c.id, rec.value()->version, {}};
-    Disclosure disclosure{c.id, rec.value()->version, std::move(digest), {}};
-    for (const auto& [name, value] : decision.fields) {
+    protocol::WireRecord wire{c.id, version, {}};
+    wire.fields.reserve(projection.fields.size());
+    for (const auto& [name, value] : projection.fields) {
       bytes += name.size() + value.size() + 8;
-      wire.fields.push_back({name, value});
-      disclosure.fields.push_back(name);
+      wire.fields.push_back({std::string(name), std::string(value)});
     }
+    Disclosure disclosure{c.id, version, digest, field_set_of(plan, projection.fields)};
     bytes += c.id.str().size() + 16;
     batch.records.push_back(std::move(wire));
     plan.disclosures.push_back(std::move(disclosure));
@@ -199,8 +236,11 @@ Result<void> Outbox::commit(const SyncPlan& plan,
     }
     if (plan.batch) {
       const std::string batch_hash = hex(batch_receipt->batch_hash);
+      SentState sent;
       for (const auto& d : plan.disclosures) {
-        JISR_TRY(save_sent_state(txn, plan.peer, d.id, SentState{d.version, d.digest, false}));
+        sent.version = d.version;
+        sent.digest = to_hex(d.digest);
+        JISR_TRY(save_sent_state(txn, plan.peer, d.id, sent));
         audit::AuditEvent& e = events.emplace_back();
         e.kind = audit::AuditKind::kRecordDisclosed;
         e.actor = node;
@@ -211,7 +251,7 @@ Result<void> Outbox::commit(const SyncPlan& plan,
         e.agreement_id = plan.agreement_id;
         e.policy_hash = plan.policy_version;
         e.purpose = plan.purpose;
-        e.fields = d.fields;
+        e.fields = plan.field_sets.at(d.field_set);
       }
       audit::AuditEvent& e = events.emplace_back();
       e.kind = audit::AuditKind::kReceiptReceived;

@@ -41,8 +41,8 @@ namespace jisr::exchange {
 struct Disclosure {
   RecordId id;
   uint64_t version = 0;
-  std::string digest;               // hex, of the projection
-  std::vector<std::string> fields;  // names of the fields that leave
+  Sha256 digest{};         // of the projection (SentState keeps it in hex)
+  uint32_t field_set = 0;  // SyncPlan::field_sets: the names of the fields that leave
 };
 
 struct SyncPlan {
@@ -57,6 +57,9 @@ struct SyncPlan {
   std::optional<protocol::RecordBatch> batch;
   std::string batch_hash;  // raw SHA-256 of the batch (batch_digest), what its receipt must name
   std::vector<Disclosure> disclosures;
+  // The distinct sets of field names the disclosures send, each sorted (shared, not repeated
+  // per record).
+  std::vector<std::vector<std::string>> field_sets;
   bool advances() const { return to_seq > from_seq; }
 };
 
