@@ -214,7 +214,8 @@ Result<void> Outbox::commit(const SyncPlan& plan,
       return make_error(Errc::kConflict, "the outbox moved while this step was in flight", plan.peer.str());
     }
     const audit::Actor node{audit::ActorKind::kNode, {}};
-    // Every confirmed withdrawal and every disclosure gets its own entry, appended together.
+    // Every confirmed withdrawal gets its own entry, every disclosure is named in a batch
+    // entry; all appended together. Reserved: the batch loop keeps a pointer into it.
     std::vector<audit::AuditEvent> events;
     events.reserve((plan.withdrawal ? plan.withdrawal->records.size() : 0) + plan.disclosures.size() + 1);
     if (plan.withdrawal) {
@@ -241,17 +242,31 @@ Result<void> Outbox::commit(const SyncPlan& plan,
         sent.version = d.version;
         sent.digest = to_hex(d.digest);
         JISR_TRY(save_sent_state(txn, plan.peer, d.id, sent));
-        audit::AuditEvent& e = events.emplace_back();
-        e.kind = audit::AuditKind::kRecordDisclosed;
-        e.actor = node;
-        e.peer = plan.peer.str();
-        e.record_id = d.id.str();
-        e.record_version = d.version;
-        e.batch_hash = batch_hash;
-        e.agreement_id = plan.agreement_id;
-        e.policy_hash = plan.policy_version;
-        e.purpose = plan.purpose;
-        e.fields = plan.field_sets.at(d.field_set);
+      }
+      // Every disclosed record version is named in the log, by batch: one batch_disclosed
+      // entry per set of fields sent (split to stay within an entry's bounds) instead of one
+      // hashed entry per record.
+      for (uint32_t set = 0; set < plan.field_sets.size(); ++set) {
+        audit::AuditEvent* e = nullptr;
+        size_t record_bytes = 0;
+        for (const auto& d : plan.disclosures) {
+          if (d.field_set != set) continue;
+          if (!e || e->records.size() >= audit::kMaxRecords ||
+              record_bytes + d.id.str().size() + 12 > audit::kMaxRecordBytes) {
+            e = &events.emplace_back();
+            e->kind = audit::AuditKind::kBatchDisclosed;
+            e->actor = node;
+            e->peer = plan.peer.str();
+            e->batch_hash = batch_hash;
+            e->agreement_id = plan.agreement_id;
+            e->policy_hash = plan.policy_version;
+            e->purpose = plan.purpose;
+            e->fields = plan.field_sets[set];
+            record_bytes = 0;
+          }
+          e->records.emplace_back(d.id.str(), d.version);
+          record_bytes += d.id.str().size() + 12;
+        }
       }
       audit::AuditEvent& e = events.emplace_back();
       e.kind = audit::AuditKind::kReceiptReceived;

@@ -5,7 +5,8 @@
 // matches), then a batch of projections (allowed fields only, transforms applied) of records
 // the peer does not yet hold in exactly that form. Nothing is recorded as sent until the peer's
 // signed receipt is verified; commit() then advances the outbox, remembers what the peer holds
-// and writes one audit entry per disclosure, all in one transaction. A crash anywhere before
+// and logs every disclosed record version (batch_disclosed entries, one per set of fields
+// sent, each listing its record ids and versions), all in one transaction. A crash anywhere before
 // commit re-sends the same versions, which the receiver ignores (idempotent by peer, id,
 // version), so nothing is lost and nothing is duplicated.
 //

@@ -179,8 +179,14 @@ TEST_CASE("consented records reach the peer with only the allowed fields", "[exc
     auto txn = platform.env->read().value();
     std::multiset<std::string> disclosed;
     REQUIRE(audit::AuditLog::for_each(txn, 1, [&](const audit::AuditEntry& e) {
-      if (e.event.kind == audit::AuditKind::kRecordDisclosed) {
-        disclosed.insert(e.event.record_id);
+      CHECK(e.event.kind != audit::AuditKind::kRecordDisclosed);  // logged by batch now
+      if (e.event.kind == audit::AuditKind::kBatchDisclosed) {
+        for (const auto& [id, version] : e.event.records) {
+          disclosed.insert(id);
+          CHECK(version == 1);
+        }
+        CHECK(e.event.record_id.empty());
+        CHECK(e.event.batch_hash == hex(plan.batch_hash));
         CHECK(e.event.peer == "iimp");
         CHECK(e.event.policy_hash == share->version());
         CHECK(std::find(e.event.fields.begin(), e.event.fields.end(), "reporter_phone") == e.event.fields.end());
