@@ -271,12 +271,16 @@ bool project(const CompiledAgreement& agreement, FieldsView record, std::string_
   return true;
 }
 
+bool accepts(const CompiledAgreement& agreement, std::string_view field) {
+  const auto& allowed = agreement.accept_section().fields;
+  return std::binary_search(allowed.begin(), allowed.end(), field);
+}
+
 AcceptResult accept(const CompiledAgreement& agreement, const FieldMap& incoming) {
   AcceptResult out;
-  const auto& allowed = agreement.accept_section().fields;
   out.kept.reserve(incoming.size());
   for (const auto& [name, value] : incoming) {
-    if (std::binary_search(allowed.begin(), allowed.end(), name)) {
+    if (accepts(agreement, name)) {
       out.kept.set(name, value);
     } else {
       out.dropped.push_back(name);

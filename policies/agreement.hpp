@@ -244,6 +244,8 @@ struct AcceptResult {
 // What this node keeps of a record the peer sent: only accept.fields (nothing when the
 // agreement has no accept section).
 AcceptResult accept(const CompiledAgreement& agreement, const FieldMap& incoming);
+// Whether accept() keeps a field of that name (for receivers that filter fields in place).
+bool accepts(const CompiledAgreement& agreement, std::string_view field);
 
 // Start of valid_from / end of valid_until as time points (UTC), for callers that schedule.
 TimePoint start_of_day(const PartialDate& day);

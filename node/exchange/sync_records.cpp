@@ -152,7 +152,15 @@ Result<void> for_each_in_flight(
 }
 
 std::string encode_received(const ReceivedRecord& r) {
+  std::string out;
+  encode_received(r, encode_fields(r.fields), out);
+  return out;
+}
+
+void encode_received(const ReceivedRecord& r, std::string_view encoded_fields, std::string& out) {
   ByteWriter w;
+  w.str().swap(out);
+  w.str().clear();
   w.u8(kFormat);
   w.varint(r.version);
   w.bytes(r.sender_agreement);
@@ -162,8 +170,8 @@ std::string encode_received(const ReceivedRecord& r) {
   w.varint(static_cast<uint64_t>(to_unix_ms(r.retain_until)));
   w.bytes(r.accept_agreement);
   w.bytes(r.accept_policy_version);
-  w.raw(encode_fields(r.fields));
-  return w.take();
+  w.raw(encoded_fields);
+  w.str().swap(out);
 }
 
 Result<ReceivedRecord> decode_received(std::string_view key, std::string_view value) {

@@ -86,6 +86,9 @@ Result<void> for_each_in_flight(
     const std::function<void(std::string_view, const std::vector<std::string_view>&)>& fn);
 
 std::string encode_received(const ReceivedRecord& r);
+// The same bytes, with the fields given already encoded (encode_fields / encode_sorted_fields)
+// instead of r.fields, which is ignored: a receiver stores thousands per batch.
+void encode_received(const ReceivedRecord& r, std::string_view encoded_fields, std::string& out);
 Result<ReceivedRecord> decode_received(std::string_view key, std::string_view value);
 // Calls fn for each held record (of one peer, or of all when peer is empty) in key order.
 Result<void> for_each_received(const store::TxnView& txn, const std::string& peer,

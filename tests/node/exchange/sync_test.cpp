@@ -437,9 +437,13 @@ TEST_CASE("fields the receiver does not accept are dropped, invalid values rejec
   batch.records.push_back({RecordId("ok"), 1, {{"given_name", "أحمد"}, {"reporter_phone", "0999"}}});
   batch.records.push_back({RecordId("bad"), 1, {{"birth_date", "not a date"}}});
   batch.records.push_back({RecordId("../x"), 1, {{"given_name", "x"}}});
+  // Out of order and repeated names read as a FieldMap would: the last wins, empty is absent.
+  batch.records.push_back({RecordId("dup"), 1,
+                           {{"sex", "male"}, {"given_name", "x"}, {"family_name", "y"},
+                            {"given_name", "مريم"}, {"family_name", ""}}});
   auto receipt = inbox.receive_batch(OrgId("mpfp"), batch, accept.get());
   REQUIRE(receipt);
-  CHECK(receipt.value().accepted == 1);
+  CHECK(receipt.value().accepted == 2);
   CHECK(receipt.value().rejected == 2);
   auto txn = institution.env->read().value();
   bool dropped_logged = false;
@@ -450,10 +454,17 @@ TEST_CASE("fields the receiver does not accept are dropped, invalid values rejec
     return true;
   }));
   CHECK(dropped_logged);
+  std::map<std::string, FieldMap> held;
   REQUIRE(for_each_received(txn, "mpfp", [&](const ReceivedRecord& r) {
     CHECK_FALSE(r.fields.has("reporter_phone"));
+    held[r.id.str()] = r.fields;
     return true;
   }));
+  REQUIRE(held.size() == 2);
+  FieldMap dup;
+  dup.set("given_name", "مريم");
+  dup.set("sex", "male");
+  CHECK(held["dup"] == dup);
 }
 
 TEST_CASE("the batch hash is SHA-256 of the canonical encoding, however large the batch", "[exchange][sync]") {
