@@ -84,17 +84,21 @@ bool CompiledAgreement::is_never(std::string_view field) const {
   return std::binary_search(never_.begin(), never_.end(), field);
 }
 
-bool holds(const Condition& c, const FieldMap& record) {
+namespace {
+
+// Record: FieldMap or FieldsView (get/has by name); one evaluator for both.
+template <class Record>
+bool holds_in(const Condition& c, const Record& record) {
   using Op = Condition::Op;
   switch (c.op) {
     case Op::kAll:
       return std::all_of(c.children.begin(), c.children.end(),
-                         [&](const Condition& child) { return holds(child, record); });
+                         [&](const Condition& child) { return holds_in(child, record); });
     case Op::kAny:
       return std::any_of(c.children.begin(), c.children.end(),
-                         [&](const Condition& child) { return holds(child, record); });
+                         [&](const Condition& child) { return holds_in(child, record); });
     case Op::kNot:
-      return !c.children.empty() && !holds(c.children.front(), record);
+      return !c.children.empty() && !holds_in(c.children.front(), record);
     case Op::kExists:
       return record.has(c.field);
     case Op::kMissing:
@@ -129,6 +133,10 @@ bool holds(const Condition& c, const FieldMap& record) {
   }
 }
 
+}  // namespace
+
+bool holds(const Condition& c, const FieldMap& record) { return holds_in(c, record); }
+
 std::optional<std::string> apply_transform(Transform t, std::string_view value) {
   switch (t) {
     case Transform::kNone:
@@ -161,13 +169,36 @@ void withhold_all(const FieldMap& record, Decision& d) {
   }
 }
 
+std::string_view effective_purpose(const CompiledAgreement& agreement, std::string_view purpose) {
+  return purpose.empty() && !agreement.purposes().empty() ? std::string_view(agreement.purposes().front())
+                                                          : purpose;
+}
+
+// The rule that decides a record: the first that serves the purpose and whose conditions hold.
+// decide() and project() both choose through here, so they cannot disagree.
+template <class Record>
+const ShareRule* deciding_rule(const CompiledAgreement& agreement, const Record& record,
+                               std::string_view purpose) {
+  for (const auto& rule : agreement.rules()) {
+    if (rule_serves(rule, purpose) && holds_in(rule.when, record)) return &rule;
+  }
+  return nullptr;
+}
+
+// Why a field of a record the rule allows stays home, or nullopt when it leaves (with
+// transform t, which may still drop it: apply_transform).
+std::optional<WithheldReason> field_withheld(const CompiledAgreement& agreement, const ShareRule& rule,
+                                             std::string_view name) {
+  if (agreement.is_never(name)) return WithheldReason::kNever;
+  if (!std::binary_search(rule.fields.begin(), rule.fields.end(), name)) return WithheldReason::kNotInRule;
+  return std::nullopt;
+}
+
 }  // namespace
 
 Decision decide(const CompiledAgreement& agreement, const ShareRequest& request, TimePoint now) {
   Decision d;
-  d.purpose = request.purpose.empty() && !agreement.purposes().empty()
-                  ? agreement.purposes().front()
-                  : request.purpose;
+  d.purpose = effective_purpose(agreement, request.purpose);
   if (!agreement.in_force(now)) {
     d.why = DecisionReason::kNotInForce;
     d.reason = fmt::format("agreement {} is not in force at {}", agreement.id().str(),
@@ -182,19 +213,15 @@ Decision decide(const CompiledAgreement& agreement, const ShareRequest& request,
     withhold_all(request.record, d);
     return d;
   }
-  for (const auto& rule : agreement.rules()) {
-    if (!rule_serves(rule, d.purpose) || !holds(rule.when, request.record)) continue;
+  if (const ShareRule* found = deciding_rule(agreement, request.record, d.purpose)) {
+    const ShareRule& rule = *found;
     d.effect = Effect::kAllow;
     d.why = DecisionReason::kRuleMatched;
     d.rule_id = rule.id;
     d.fields.reserve(request.record.size());
     for (const auto& [name, value] : request.record) {
-      if (agreement.is_never(name)) {
-        d.withheld.push_back({name, WithheldReason::kNever});
-        continue;
-      }
-      if (!std::binary_search(rule.fields.begin(), rule.fields.end(), name)) {
-        d.withheld.push_back({name, WithheldReason::kNotInRule});
+      if (const auto why = field_withheld(agreement, rule, name)) {
+        d.withheld.push_back({name, *why});
         continue;
       }
       const Transform t = rule.transform_of(name);
@@ -217,12 +244,43 @@ Decision decide(const CompiledAgreement& agreement, const ShareRequest& request,
   return d;
 }
 
+bool project(const CompiledAgreement& agreement, FieldsView record, std::string_view purpose,
+             TimePoint now, Projection& out) {
+  out.rule = nullptr;
+  out.fields.clear();
+  out.transformed.clear();
+  const std::string_view effective = effective_purpose(agreement, purpose);
+  if (!agreement.in_force(now) || !agreement.has_purpose(effective)) return false;
+  const ShareRule* rule = deciding_rule(agreement, record, effective);
+  if (!rule) return false;
+  out.rule = rule;
+  // Reserved before the first value is stored: the views below must not see it move.
+  out.transformed.reserve(record.size());
+  for (const auto& [name, value] : record) {
+    if (field_withheld(agreement, *rule, name)) continue;
+    const Transform t = rule->transform_of(name);
+    if (t == Transform::kNone) {
+      out.fields.emplace_back(name, value);
+      continue;
+    }
+    auto generalised = apply_transform(t, value);
+    if (!generalised || generalised->empty()) continue;  // empty: FieldMap::set would drop it
+    out.transformed.push_back(std::move(*generalised));
+    out.fields.emplace_back(name, out.transformed.back());
+  }
+  return true;
+}
+
+bool accepts(const CompiledAgreement& agreement, std::string_view field) {
+  const auto& allowed = agreement.accept_section().fields;
+  return std::binary_search(allowed.begin(), allowed.end(), field);
+}
+
 AcceptResult accept(const CompiledAgreement& agreement, const FieldMap& incoming) {
   AcceptResult out;
-  const auto& allowed = agreement.accept_section().fields;
   out.kept.reserve(incoming.size());
   for (const auto& [name, value] : incoming) {
-    if (std::binary_search(allowed.begin(), allowed.end(), name)) {
+    if (accepts(agreement, name)) {
       out.kept.set(name, value);
     } else {
       out.dropped.push_back(name);

@@ -215,6 +215,21 @@ struct Decision {
 // what leaves. Pure: same inputs, same Decision.
 Decision decide(const CompiledAgreement& agreement, const ShareRequest& request, TimePoint now);
 
+// What leaves, without the explanation: for a sender that evaluates every record of a store
+// and needs only the fields. Same rule, same fields, same values as decide() (both choose the
+// rule and filter the fields through the same steps; the property test holds them equal).
+struct Projection {
+  const ShareRule* rule = nullptr;  // the rule that allowed it; nullptr when nothing leaves
+  // What leaves, in name order: views into the record, or into `transformed` for generalised
+  // values. Valid while the record's bytes and this Projection are unchanged.
+  std::vector<FieldView> fields;
+  std::vector<std::string> transformed;
+};
+// true (out filled) when the record may be sent, false (out empty) when decide() would deny.
+// out is reused between calls so a loop allocates nothing once it is warm.
+bool project(const CompiledAgreement& agreement, FieldsView record, std::string_view purpose,
+             TimePoint now, Projection& out);
+
 // Whether a condition holds for a record (exposed for diff and tests).
 bool holds(const Condition& condition, const FieldMap& record);
 
@@ -229,6 +244,8 @@ struct AcceptResult {
 // What this node keeps of a record the peer sent: only accept.fields (nothing when the
 // agreement has no accept section).
 AcceptResult accept(const CompiledAgreement& agreement, const FieldMap& incoming);
+// Whether accept() keeps a field of that name (for receivers that filter fields in place).
+bool accepts(const CompiledAgreement& agreement, std::string_view field);
 
 // Start of valid_from / end of valid_until as time points (UTC), for callers that schedule.
 TimePoint start_of_day(const PartialDate& day);

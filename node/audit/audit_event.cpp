@@ -33,6 +33,7 @@ constexpr KindName kKindNames[] = {
     {AuditKind::kRecordImported, "record_imported"},
     {AuditKind::kWithdrawalReceived, "withdrawal_received"},
     {AuditKind::kRecordDeleted, "record_deleted"},
+    {AuditKind::kBatchDisclosed, "batch_disclosed"},
 };
 static_assert(std::size(kKindNames) == std::size(kAllKinds));
 
@@ -155,6 +156,12 @@ Result<void> validate(const AuditEvent& e) {
   if (e.detail.size() > kMaxDetailBytes || !all_of_chars(e.detail, printable_ascii)) {
     return bad("detail", "must be at most 200 printable ASCII characters");
   }
+  if (e.records.size() > kMaxRecords) return bad("records", "has more than 4096 entries");
+  for (const auto& [id, version] : e.records) {
+    if (!is_valid_record_id(id) || version == 0) {
+      return bad("records", "must be valid record ids with versions from 1");
+    }
+  }
   return ok();
 }
 
@@ -168,7 +175,7 @@ std::string safe_detail(std::string_view text) {
 
 std::string encode_body(uint64_t seq, TimePoint time, const AuditEvent& e) {
   ByteWriter w;
-  w.u8(kEntryFormat);
+  w.u8(e.records.empty() ? kEntryFormat : kEntryFormatWithRecords);
   w.varint(seq);
   w.varint(static_cast<uint64_t>(to_unix_ms(time)));
   w.u8(static_cast<uint8_t>(e.kind));
@@ -190,6 +197,13 @@ std::string encode_body(uint64_t seq, TimePoint time, const AuditEvent& e) {
     w.varint(value);
   }
   w.bytes(e.detail);
+  if (!e.records.empty()) {
+    w.varint(e.records.size());
+    for (const auto& [id, version] : e.records) {
+      w.bytes(id);
+      w.varint(version);
+    }
+  }
   return w.take();
 }
 
@@ -233,7 +247,9 @@ Result<AuditEntry> decode_entry(std::string_view bytes) {
   };
   AuditEntry entry;
   auto format = r.u8();
-  if (!format || *format != kEntryFormat) return corrupt("unknown format");
+  if (!format || (*format != kEntryFormat && *format != kEntryFormatWithRecords)) {
+    return corrupt("unknown format");
+  }
   auto seq = r.varint();
   auto time = r.varint();
   auto kind = r.u8();
@@ -271,6 +287,18 @@ Result<AuditEntry> decode_entry(std::string_view bytes) {
     value = *v;
   }
   if (!str(e.detail, kMaxDetailBytes)) return corrupt("truncated detail");
+  if (*format == kEntryFormatWithRecords) {
+    // n = 0 decodes, but re-encodes as format 1: refused below as not canonical.
+    auto n_records = r.varint();
+    if (!n_records || *n_records > kMaxRecords) return corrupt("bad record list");
+    e.records.resize(*n_records);
+    for (auto& [id, version] : e.records) {
+      if (!str(id, 256)) return corrupt("truncated record list");
+      auto v = r.varint();
+      if (!v) return corrupt("truncated record list");
+      version = *v;
+    }
+  }
   if (!r.at_end()) return corrupt("trailing bytes");
   if (auto valid = validate(e); !valid) return corrupt("invalid content: " + valid.error().what);
   std::memcpy(entry.prev.data(), bytes.data() + body.size(), 32);

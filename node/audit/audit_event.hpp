@@ -13,7 +13,10 @@
 //   [u8 format=1] [seq] [time: unix ms] [u8 kind] [u8 actor kind] [actor id] [peer]
 //   [record id] [record version] [batch hash] [job id] [agreement id] [policy hash] [purpose]
 //   [n fields] n*[field name] [n counts] n*([count name] [value]) [detail]
+//   (format 2 only:) [n records] n*([record id] [version])
 //   [32 bytes: previous entry hash] [32 bytes: this entry's hash]
+// An entry without records is format 1, byte for byte as before records existed; one with
+// records is format 2 (n >= 1), so the older entries of a log keep their hashes.
 // The entry hash is SHA-256 of everything before it, i.e. SHA-256(body || prev hash) where the
 // body starts with the format byte. Seq 1 links to 32 zero bytes. Storing the entry's own hash
 // lets verify name the exact entry whose bytes changed; the chain (next entry's prev hash) and
@@ -57,6 +60,8 @@ enum class AuditKind : uint8_t {
   kRecordImported = 16,     // an import batch (counts only)
   kWithdrawalReceived = 17, // a peer withdrew a record it had sent us; we deleted our copy
   kRecordDeleted = 18,      // a local record was deleted (so its withdrawals are explained)
+  kBatchDisclosed = 19,     // record versions that left for a peer in one batch, all with the
+                            // same fields (records lists them; agreement, purpose, batch hash)
 };
 
 inline constexpr AuditKind kAllKinds[] = {
@@ -66,6 +71,7 @@ inline constexpr AuditKind kAllKinds[] = {
     AuditKind::kReveal,             AuditKind::kPolicyApplied,   AuditKind::kPeerPinned,
     AuditKind::kPeerRemoved,        AuditKind::kConnectionRefused, AuditKind::kAdminCommand,
     AuditKind::kRecordImported,     AuditKind::kWithdrawalReceived, AuditKind::kRecordDeleted,
+    AuditKind::kBatchDisclosed,
 };
 
 // "record_disclosed", "receipt_received", ...
@@ -92,6 +98,8 @@ struct Actor {
 
 // A named count ("records", "dropped", "refused_handshake"...).
 using Count = std::pair<std::string, uint64_t>;
+// A record version: local record id and version (ids only, like record_id).
+using RecordRef = std::pair<std::string, uint64_t>;
 
 // What a caller reports. Empty strings and 0 mean "not applicable".
 struct AuditEvent {
@@ -108,6 +116,9 @@ struct AuditEvent {
   std::vector<std::string> fields;  // field NAMES, never values
   std::vector<Count> counts;
   std::string detail;          // short, ASCII, non-personal (a reason, a command name)
+  // Several subject records at once (batch_disclosed: every record version of the entry, in the
+  // order sent). Empty for the other kinds, which name one record in record_id.
+  std::vector<RecordRef> records;
 
   auto operator<=>(const AuditEvent&) const = default;
 };
@@ -117,6 +128,10 @@ inline constexpr size_t kMaxFields = 256;
 inline constexpr size_t kMaxCounts = 32;
 inline constexpr size_t kMaxDetailBytes = 200;
 inline constexpr size_t kMaxEntryBytes = 64 * 1024;
+inline constexpr size_t kMaxRecords = 4096;
+// What a writer keeps the encoded records of one entry under (ids are at most 256 bytes, so a
+// count bound alone would not keep an entry under kMaxEntryBytes): split larger lists.
+inline constexpr size_t kMaxRecordBytes = 48 * 1024;
 
 // Checks every field of an event against its character set and bound. Errors are
 // Errc::kInvalidInput naming the offending member (never echoing its value).
@@ -139,6 +154,7 @@ struct AuditEntry {
 };
 
 inline constexpr uint8_t kEntryFormat = 1;
+inline constexpr uint8_t kEntryFormatWithRecords = 2;
 
 // The body of an entry (everything before the hashes), canonical.
 std::string encode_body(uint64_t seq, TimePoint time, const AuditEvent& event);

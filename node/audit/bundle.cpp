@@ -69,7 +69,7 @@ Result<TimePoint> get_time(const json& j, std::string_view where) {
 json entry_to_json(const AuditEntry& e) {
   json counts = json::object();
   for (const auto& [name, value] : e.event.counts) counts[name] = value;
-  return json{{"seq", e.seq},
+  json out{{"seq", e.seq},
               {"time", format_utc(e.time)},
               {"time_ms", to_unix_ms(e.time)},
               {"kind", kind_name(e.event.kind)},
@@ -87,6 +87,13 @@ json entry_to_json(const AuditEntry& e) {
               {"detail", e.event.detail},
               {"prev", to_hex(e.prev)},
               {"hash", to_hex(e.hash)}};
+  // Only where there are some, so bundles of logs without batch entries read as before.
+  if (!e.event.records.empty()) {
+    json records = json::array();
+    for (const auto& [id, version] : e.event.records) records.push_back(json::array({id, version}));
+    out["records"] = std::move(records);
+  }
+  return out;
 }
 
 Result<AuditEntry> entry_from_json(const json& j) {
@@ -94,11 +101,20 @@ Result<AuditEntry> entry_from_json(const json& j) {
   if (j.is_object() && j.contains("seq") && j["seq"].is_number_unsigned()) {
     where = fmt::format("entry seq {}", j["seq"].get<uint64_t>());
   }
-  JISR_TRY(check_members(j, {"seq", "time", "time_ms", "kind", "actor", "peer", "record_id",
-                             "record_version", "batch_hash", "job_id", "agreement_id",
-                             "policy_hash", "purpose", "fields", "counts", "detail", "prev",
-                             "hash"},
-                         where));
+  const bool has_records = j.is_object() && j.contains("records");
+  if (has_records) {
+    JISR_TRY(check_members(j, {"seq", "time", "time_ms", "kind", "actor", "peer", "record_id",
+                               "record_version", "batch_hash", "job_id", "agreement_id",
+                               "policy_hash", "purpose", "fields", "counts", "detail", "records",
+                               "prev", "hash"},
+                           where));
+  } else {
+    JISR_TRY(check_members(j, {"seq", "time", "time_ms", "kind", "actor", "peer", "record_id",
+                               "record_version", "batch_hash", "job_id", "agreement_id",
+                               "policy_hash", "purpose", "fields", "counts", "detail", "prev",
+                               "hash"},
+                           where));
+  }
   AuditEntry e;
   JISR_TRY(e.seq, get_uint(j, "seq", where));
   JISR_TRY(e.time, get_time(j, where));
@@ -134,6 +150,18 @@ Result<AuditEntry> entry_from_json(const json& j) {
     e.event.counts.emplace_back(name, n);
   }
   JISR_TRY(e.event.detail, get_string(j, "detail", where));
+  if (has_records) {
+    const auto& records = j.at("records");
+    if (!records.is_array() || records.empty() || records.size() > kMaxRecords) {
+      return bad("records must be a non-empty list", where);
+    }
+    for (const auto& r : records) {
+      if (!r.is_array() || r.size() != 2 || !r[0].is_string() || !r[1].is_number_unsigned()) {
+        return bad("records must be [id, version] pairs", where);
+      }
+      e.event.records.emplace_back(r[0].get<std::string>(), r[1].get<uint64_t>());
+    }
+  }
   JISR_TRY(e.prev, get_hex<32>(j, "prev", where));
   JISR_TRY(e.hash, get_hex<32>(j, "hash", where));
   if (auto valid = validate(e.event); !valid) return bad(valid.error().what, where);

@@ -102,15 +102,17 @@ std::string encode_fields(const FieldMap& fields) {
 
 void encode_sorted_fields(std::span<const FieldView> entries, std::string& out) { encode_entries(entries, out); }
 
-Result<FieldMap> decode_fields(std::string_view bytes) {
+namespace {
+// The one decoder of encode_fields() bytes; add(name, value) receives each checked field.
+template <class Add>
+Result<void> decode_entries(std::string_view bytes, size_t& count_out, Add&& add) {
   ByteReader r(bytes);
   const auto bad = [](const char* what) { return make_error(Errc::kInternal, what, "record"); };
   auto format = r.u8();
   if (!format || *format != kFieldsFormat) return bad("unknown record encoding");
   auto count = r.varint();
   if (!count || *count > kMaxFields) return bad("corrupt record: field count");
-  FieldMap out;
-  out.reserve(*count);
+  count_out = static_cast<size_t>(*count);
   std::string_view previous;
   for (uint64_t i = 0; i < *count; ++i) {
     auto name = r.bytes(kMaxNameBytes);
@@ -118,10 +120,37 @@ Result<FieldMap> decode_fields(std::string_view bytes) {
     if (!name || !value || name->empty() || value->empty()) return bad("corrupt record: field");
     if (i > 0 && *name <= previous) return bad("corrupt record: field order");
     previous = *name;
-    out.set(*name, std::string(*value));
+    add(*name, *value);
   }
   if (!r.at_end()) return bad("corrupt record: trailing bytes");
+  return ok();
+}
+}  // namespace
+
+Result<FieldMap> decode_fields(std::string_view bytes) {
+  FieldMap out;
+  size_t count = 0;
+  JISR_TRY(decode_entries(bytes, count, [&](std::string_view name, std::string_view value) {
+    if (out.empty()) out.reserve(count);
+    out.set(name, std::string(value));
+  }));
   return out;
+}
+
+Result<void> decode_fields_view(std::string_view bytes, std::vector<FieldView>& out) {
+  out.clear();
+  size_t count = 0;
+  return decode_entries(bytes, count, [&](std::string_view name, std::string_view value) {
+    if (out.empty()) out.reserve(count);
+    out.emplace_back(name, value);
+  });
+}
+
+std::optional<std::string_view> FieldsView::get(std::string_view name) const {
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), name,
+                             [](const FieldView& e, std::string_view n) { return e.first < n; });
+  if (it != entries_.end() && it->first == name) return it->second;
+  return std::nullopt;
 }
 
 }  // namespace jisr

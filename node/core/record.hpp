@@ -61,4 +61,24 @@ void encode_sorted_fields(std::span<const FieldView> entries, std::string& out);
 // Bounded decode: at most 1024 fields, each name <= 256 bytes and value <= 1 MiB.
 Result<FieldMap> decode_fields(std::string_view bytes);
 
+// Read-only fields in FieldMap order (sorted by name, unique names, non-empty values) that
+// point into bytes owned elsewhere, e.g. a stored record decoded in place by
+// decode_fields_view(): what a loop over every record of the store reads without copying each
+// value. The views live as long as those bytes.
+class FieldsView {
+ public:
+  FieldsView() = default;
+  explicit FieldsView(std::span<const FieldView> entries) : entries_(entries) {}
+  std::optional<std::string_view> get(std::string_view name) const;
+  bool has(std::string_view name) const { return get(name).has_value(); }
+  size_t size() const { return entries_.size(); }
+  auto begin() const { return entries_.begin(); }
+  auto end() const { return entries_.end(); }
+
+ private:
+  std::span<const FieldView> entries_;
+};
+// decode_fields() into views of `bytes` (out is replaced), with the same bounds and checks.
+Result<void> decode_fields_view(std::string_view bytes, std::vector<FieldView>& out);
+
 }  // namespace jisr

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 
 namespace jisr::exchange {
@@ -47,6 +48,23 @@ Result<protocol::BatchReceipt> Inbox::receive_batch(const OrgId& peer,
   uint32_t rejected = 0;
   uint32_t already = 0;
   std::set<std::string> dropped;
+  // Per batch, not per record: the provenance every record of the batch shares.
+  ReceivedRecord provenance;
+  provenance.peer = peer;
+  provenance.sender_agreement = batch.agreement.str();
+  provenance.sender_policy_version =
+      batch.policy_version.size() == 32 ? hex(batch.policy_version) : batch.policy_version;
+  provenance.purpose = batch.purpose;
+  provenance.received_at = now;
+  provenance.retain_until = retain_until;
+  provenance.accept_agreement = agreement->id().str();
+  provenance.accept_policy_version = agreement->version();
+  // Reused for every record: the fields are checked and stored as views into the batch, not
+  // copied into a FieldMap per step (incoming, accepted, canonical) as before.
+  std::vector<FieldView> incoming;
+  std::vector<FieldView> checked;
+  std::string encoded;
+  std::string value;
   JISR_TRY(env_.write([&](store::WriteTxn& txn) -> Result<void> {
     accepted = rejected = already = 0;
     dropped.clear();
@@ -55,21 +73,32 @@ Result<protocol::BatchReceipt> Inbox::receive_batch(const OrgId& peer,
         ++rejected;
         continue;
       }
-      FieldMap incoming;
-      incoming.reserve(wire.fields.size());
-      for (const auto& f : wire.fields) incoming.set(f.name, f.value);
-      auto kept = policies::accept(*agreement, incoming);
-      for (auto& name : kept.dropped) dropped.insert(std::move(name));
-      FieldMap checked;
-      checked.reserve(kept.kept.size());
+      // The fields as a FieldMap built by set() in wire order would hold them: by name, the
+      // last of a repeated name wins, an empty value is no field.
+      incoming.clear();
+      for (const auto& f : wire.fields) incoming.emplace_back(f.name, f.value);
+      std::stable_sort(incoming.begin(), incoming.end(),
+                       [](const FieldView& a, const FieldView& b) { return a.first < b.first; });
+      checked.clear();
       bool valid = true;
-      for (const auto& [name, value] : kept.kept) {
-        auto canonical = schema_.canonical_value(name, value);
+      // An invalid value rejects the record, but the scan goes on so that every field our
+      // accept rules drop is still named in the log.
+      for (size_t i = 0; i < incoming.size(); ++i) {
+        if (i + 1 < incoming.size() && incoming[i + 1].first == incoming[i].first) continue;
+        const auto [name, raw] = incoming[i];
+        if (raw.empty()) continue;
+        if (!policies::accepts(*agreement, name)) {
+          dropped.emplace(name);
+          continue;
+        }
+        const FieldSpec* spec = schema_.find(name);
+        auto canonical = spec ? RecordSchema::canonical_view(*spec, name, raw)
+                              : Result<std::string_view>(make_error(Errc::kInvalidInput, "unknown field"));
         if (!canonical) {
           valid = false;
-          break;
+          continue;
         }
-        checked.set(name, std::move(canonical).value());
+        checked.emplace_back(name, canonical.value());
       }
       if (!valid) {
         ++rejected;
@@ -84,20 +113,12 @@ Result<protocol::BatchReceipt> Inbox::receive_batch(const OrgId& peer,
           continue;
         }
       }
-      ReceivedRecord r;
-      r.peer = peer;
-      r.id = wire.id;
-      r.version = wire.version;
-      r.fields = std::move(checked);
-      r.sender_agreement = batch.agreement.str();
-      r.sender_policy_version = batch.policy_version.size() == 32 ? hex(batch.policy_version)
-                                                                   : batch.policy_version;
-      r.purpose = batch.purpose;
-      r.received_at = now;
-      r.retain_until = retain_until;
-      r.accept_agreement = agreement->id().str();
-      r.accept_policy_version = agreement->version();
-      JISR_TRY(txn.put(store::Table::kReceived, key, encode_received(r)));
+      encoded.clear();
+      encode_sorted_fields(checked, encoded);
+      provenance.id = wire.id;
+      provenance.version = wire.version;
+      encode_received(provenance, encoded, value);
+      JISR_TRY(txn.put(store::Table::kReceived, key, value));
       ++accepted;
     }
     audit::AuditEvent e;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <unordered_set>
+
 #include "node/core/bytes.hpp"
 #include "node/core/digest.hpp"
 
@@ -12,12 +14,34 @@ namespace {
 // read transaction when most changes need no sending).
 constexpr size_t kExamineFactor = 20;
 
-std::string projection_digest(const policies::CompiledAgreement& a, const policies::Decision& d) {
-  ByteWriter w;
-  w.bytes(a.id().str());
-  w.bytes(d.purpose);
-  w.raw(encode_fields(d.fields));
-  return sha256_hex(w.str());
+// The projection digest is SHA-256 of bytes(agreement id) || bytes(purpose) || the canonical
+// encoding of what leaves (encode_fields); SentState keeps it in hex. Compared without
+// building the hex string: this runs for every change of the outbox.
+bool hex_equals(std::string_view hex_digest, const Sha256& digest) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  if (hex_digest.size() != 2 * digest.size()) return false;
+  for (size_t i = 0; i < digest.size(); ++i) {
+    if (hex_digest[2 * i] != kDigits[digest[i] >> 4] || hex_digest[2 * i + 1] != kDigits[digest[i] & 15]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The index of the plan's field-name set equal to these names, added when new. A plan has a
+// handful of distinct sets (one per rule and pattern of empty fields), not one per record.
+uint32_t field_set_of(SyncPlan& plan, const std::vector<FieldView>& fields) {
+  const auto same = [&](const std::vector<std::string>& set) {
+    return set.size() == fields.size() &&
+           std::equal(set.begin(), set.end(), fields.begin(),
+                      [](const std::string& a, const FieldView& b) { return a == b.first; });
+  };
+  for (size_t i = plan.field_sets.size(); i-- > 0;) {
+    if (same(plan.field_sets[i])) return static_cast<uint32_t>(i);
+  }
+  auto& set = plan.field_sets.emplace_back();
+  for (const auto& f : fields) set.emplace_back(f.first);
+  return static_cast<uint32_t>(plan.field_sets.size() - 1);
 }
 
 Result<void> check_signature(std::string_view message, const std::string& signature,
@@ -56,6 +80,22 @@ Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement,
   protocol::Withdrawal withdrawal;
   size_t bytes = 0;
   size_t examined = 0;
+  // The records of steps in flight (sent, not committed): the peer may hold any of them. Views
+  // into the read transaction, which outlives the scan below.
+  std::unordered_set<std::string_view> in_flight;
+  JISR_TRY(for_each_in_flight(txn, peer, [&](std::string_view, const std::vector<std::string_view>& ids) {
+    in_flight.insert(ids.begin(), ids.end());
+  }));
+  // Reused for every change: the plan allocates per record only what it sends.
+  std::vector<FieldView> stored;          // the record's fields, views into the transaction
+  policies::Projection projection;        // what of them leaves
+  const std::string digest_prefix = [&] {
+    ByteWriter w;
+    w.bytes(agreement.id().str());
+    w.bytes(plan.purpose);
+    return w.take();
+  }();
+  std::string digest_input = digest_prefix;  // prefix || canonical projection
   Result<void> inner = ok();
   JISR_TRY(records_.changes_since(txn, plan.from_seq, [&](const store::Change& c) {
     if (batch.records.size() >= limits_.batch_records || withdrawal.records.size() >= limits_.batch_records ||
@@ -68,39 +108,45 @@ Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement,
       inner = sent.error();
       return false;
     }
-    const bool held = sent.value() && sent.value()->maybe_held();
+    const bool flying = !in_flight.empty() && in_flight.contains(c.id.str());
+    const bool held = flying || (sent.value() && sent.value()->maybe_held());
     if (c.deleted) {
       if (held) withdrawal.records.push_back({c.id, c.version, protocol::WithdrawalReason::kDeleted});
       plan.to_seq = c.seq;
       return true;
     }
-    auto rec = records_.get(txn, c.id);
+    auto rec = records_.get_encoded(txn, c.id.str());
     if (!rec || !rec.value()) {
       inner = rec ? make_error(Errc::kInternal, "change names a missing record", c.id.str()) : rec.error();
       return false;
     }
-    const auto decision = policies::decide(agreement, {rec.value()->fields, plan.purpose}, now);
-    if (!decision.allowed()) {
+    const uint64_t version = rec.value()->version;
+    if (auto decoded = decode_fields_view(rec.value()->fields, stored); !decoded) {
+      inner = decoded.error();
+      return false;
+    }
+    if (!policies::project(agreement, FieldsView(stored), plan.purpose, now, projection)) {
       if (held) {
-        withdrawal.records.push_back({c.id, rec.value()->version,
-                                      protocol::WithdrawalReason::kConsentWithdrawn});
+        withdrawal.records.push_back({c.id, version, protocol::WithdrawalReason::kConsentWithdrawn});
       }
       plan.to_seq = c.seq;
       return true;
     }
-    std::string digest = projection_digest(agreement, decision);
-    if (sent.value() && !sent.value()->in_doubt && sent.value()->digest == digest) {
+    digest_input.resize(digest_prefix.size());
+    encode_sorted_fields(projection.fields, digest_input);
+    const Sha256 digest = sha256(digest_input);
+    if (!flying && sent.value() && !sent.value()->in_doubt && hex_equals(sent.value()->digest, digest)) {
       // The peer confirmed it holds exactly this.
       plan.to_seq = c.seq;
       return true;
     }
-    protocol::WireRecord wire{c.id, rec.value()->version, {}};
-    Disclosure disclosure{c.id, rec.value()->version, std::move(digest), {}};
-    for (const auto& [name, value] : decision.fields) {
+    protocol::WireRecord wire{c.id, version, {}};
+    wire.fields.reserve(projection.fields.size());
+    for (const auto& [name, value] : projection.fields) {
       bytes += name.size() + value.size() + 8;
-      wire.fields.push_back({name, value});
-      disclosure.fields.push_back(name);
+      wire.fields.push_back({std::string(name), std::string(value)});
     }
+    Disclosure disclosure{c.id, version, digest, field_set_of(plan, projection.fields)};
     bytes += c.id.str().size() + 16;
     batch.records.push_back(std::move(wire));
     plan.disclosures.push_back(std::move(disclosure));
@@ -111,6 +157,7 @@ Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement,
 
   const std::string id_seed = fmt::format("{}|{}|{}|{}", peer.str(), plan.from_seq, plan.to_seq, plan.policy_version);
   const std::string step_id = sha256_hex(id_seed).substr(0, 32);
+  plan.step_id = step_id;
   if (!withdrawal.records.empty()) {
     withdrawal.withdrawal_id = step_id;
     withdrawal.agreement = agreement.id();
@@ -167,7 +214,8 @@ Result<void> Outbox::commit(const SyncPlan& plan,
       return make_error(Errc::kConflict, "the outbox moved while this step was in flight", plan.peer.str());
     }
     const audit::Actor node{audit::ActorKind::kNode, {}};
-    // Every confirmed withdrawal and every disclosure gets its own entry, appended together.
+    // Every confirmed withdrawal gets its own entry, every disclosure is named in a batch
+    // entry; all appended together. Reserved: the batch loop keeps a pointer into it.
     std::vector<audit::AuditEvent> events;
     events.reserve((plan.withdrawal ? plan.withdrawal->records.size() : 0) + plan.disclosures.size() + 1);
     if (plan.withdrawal) {
@@ -189,19 +237,36 @@ Result<void> Outbox::commit(const SyncPlan& plan,
     }
     if (plan.batch) {
       const std::string batch_hash = hex(batch_receipt->batch_hash);
+      SentState sent;
       for (const auto& d : plan.disclosures) {
-        JISR_TRY(save_sent_state(txn, plan.peer, d.id, SentState{d.version, d.digest, false}));
-        audit::AuditEvent& e = events.emplace_back();
-        e.kind = audit::AuditKind::kRecordDisclosed;
-        e.actor = node;
-        e.peer = plan.peer.str();
-        e.record_id = d.id.str();
-        e.record_version = d.version;
-        e.batch_hash = batch_hash;
-        e.agreement_id = plan.agreement_id;
-        e.policy_hash = plan.policy_version;
-        e.purpose = plan.purpose;
-        e.fields = d.fields;
+        sent.version = d.version;
+        sent.digest = to_hex(d.digest);
+        JISR_TRY(save_sent_state(txn, plan.peer, d.id, sent));
+      }
+      // Every disclosed record version is named in the log, by batch: one batch_disclosed
+      // entry per set of fields sent (split to stay within an entry's bounds) instead of one
+      // hashed entry per record.
+      for (uint32_t set = 0; set < plan.field_sets.size(); ++set) {
+        audit::AuditEvent* e = nullptr;
+        size_t record_bytes = 0;
+        for (const auto& d : plan.disclosures) {
+          if (d.field_set != set) continue;
+          if (!e || e->records.size() >= audit::kMaxRecords ||
+              record_bytes + d.id.str().size() + 12 > audit::kMaxRecordBytes) {
+            e = &events.emplace_back();
+            e->kind = audit::AuditKind::kBatchDisclosed;
+            e->actor = node;
+            e->peer = plan.peer.str();
+            e->batch_hash = batch_hash;
+            e->agreement_id = plan.agreement_id;
+            e->policy_hash = plan.policy_version;
+            e->purpose = plan.purpose;
+            e->fields = plan.field_sets[set];
+            record_bytes = 0;
+          }
+          e->records.emplace_back(d.id.str(), d.version);
+          record_bytes += d.id.str().size() + 12;
+        }
       }
       audit::AuditEvent& e = events.emplace_back();
       e.kind = audit::AuditKind::kReceiptReceived;
@@ -225,8 +290,11 @@ Result<void> Outbox::commit(const SyncPlan& plan,
     state.acked_seq = plan.to_seq;
     state.policy_version = plan.policy_version;
     JISR_TRY(save_outbox_state(txn, plan.peer, state));
+    if (plan.withdrawal || plan.batch) {
+      JISR_TRY(delete_in_flight(txn, plan.peer, plan.step_id));
+    }
     if (then_prepare) {
-      JISR_TRY(mark_in_doubt(txn, *then_prepare));
+      JISR_TRY(mark_in_flight(txn, *then_prepare));
     }
     return ok();
   });
@@ -234,26 +302,48 @@ Result<void> Outbox::commit(const SyncPlan& plan,
 
 Result<void> Outbox::prepare(const SyncPlan& plan) {
   if (!plan.withdrawal && !plan.batch) return ok();
-  return env_.write([&](store::WriteTxn& txn) { return mark_in_doubt(txn, plan); });
+  return env_.write([&](store::WriteTxn& txn) { return mark_in_flight(txn, plan); });
 }
 
-Result<void> Outbox::mark_in_doubt(store::WriteTxn& txn, const SyncPlan& plan) {
-  const auto mark = [&](const RecordId& id) -> Result<void> {
-    JISR_TRY(auto sent, load_sent_state(txn, plan.peer, id));
-    SentState s = sent ? *sent : SentState{};
-    if (s.in_doubt) return ok();
-    s.in_doubt = true;
-    return save_sent_state(txn, plan.peer, id, s);
-  };
+Result<void> Outbox::mark_in_flight(store::WriteTxn& txn, const SyncPlan& plan) {
+  if (!plan.withdrawal && !plan.batch) return ok();
+  std::vector<std::string_view> ids;
+  ids.reserve((plan.withdrawal ? plan.withdrawal->records.size() : 0) + plan.disclosures.size());
   if (plan.withdrawal) {
-    for (const auto& w : plan.withdrawal->records) {
-      JISR_TRY(mark(w.id));
+    for (const auto& w : plan.withdrawal->records) ids.push_back(w.id.str());
+  }
+  for (const auto& d : plan.disclosures) ids.push_back(d.id.str());
+  return save_in_flight(txn, plan.peer, plan.step_id, ids);
+}
+
+Result<void> Outbox::recover_interrupted(const OrgId& peer) {
+  {
+    JISR_TRY(auto txn, env_.read());
+    bool any = false;
+    JISR_TRY(for_each_in_flight(txn, peer, [&](std::string_view, const std::vector<std::string_view>&) { any = true; }));
+    if (!any) return ok();
+  }
+  return env_.write([&](store::WriteTxn& txn) -> Result<void> {
+    // Copied out first: the views die with the first write below.
+    std::vector<std::string> steps;
+    std::vector<std::string> ids;
+    JISR_TRY(for_each_in_flight(txn, peer, [&](std::string_view step, const std::vector<std::string_view>& in) {
+      steps.emplace_back(step);
+      ids.insert(ids.end(), in.begin(), in.end());
+    }));
+    for (const auto& id : ids) {
+      const RecordId rid(id);
+      JISR_TRY(auto sent, load_sent_state(txn, peer, rid));
+      SentState s = sent ? *sent : SentState{};
+      if (s.in_doubt) continue;
+      s.in_doubt = true;
+      JISR_TRY(save_sent_state(txn, peer, rid, s));
     }
-  }
-  for (const auto& d : plan.disclosures) {
-    JISR_TRY(mark(d.id));
-  }
-  return ok();
+    for (const auto& step : steps) {
+      JISR_TRY(delete_in_flight(txn, peer, step));
+    }
+    return ok();
+  });
 }
 
 Result<OutboxState> Outbox::state(const OrgId& peer) {

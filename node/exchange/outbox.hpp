@@ -5,9 +5,16 @@
 // matches), then a batch of projections (allowed fields only, transforms applied) of records
 // the peer does not yet hold in exactly that form. Nothing is recorded as sent until the peer's
 // signed receipt is verified; commit() then advances the outbox, remembers what the peer holds
-// and writes one audit entry per disclosure, all in one transaction. A crash anywhere before
+// and logs every disclosed record version (batch_disclosed entries, one per set of fields
+// sent, each listing its record ids and versions), all in one transaction. A crash anywhere before
 // commit re-sends the same versions, which the receiver ignores (idempotent by peer, id,
 // version), so nothing is lost and nothing is duplicated.
+//
+// Before a step's messages leave, prepare() stores one durable in-flight marker naming its
+// records (sync_records.hpp); commit() deletes it. While a marker exists its records count as
+// possibly held by the peer, so a later change of one of them is withdrawn or re-sent even if
+// the step never commits. Markers left by a step that died (crash, lost connection) are folded
+// into the records' own in-doubt flags by recover_interrupted() before the next sync plans.
 //
 // When the agreement's version changes, the outbox re-evaluates every record from the start:
 // records it no longer allows are withdrawn, records whose projection changed are re-sent,
@@ -35,8 +42,8 @@ namespace jisr::exchange {
 struct Disclosure {
   RecordId id;
   uint64_t version = 0;
-  std::string digest;               // hex, of the projection
-  std::vector<std::string> fields;  // names of the fields that leave
+  Sha256 digest{};         // of the projection (SentState keeps it in hex)
+  uint32_t field_set = 0;  // SyncPlan::field_sets: the names of the fields that leave
 };
 
 struct SyncPlan {
@@ -46,10 +53,14 @@ struct SyncPlan {
   std::string agreement_id;
   std::string policy_version;  // hex
   std::string purpose;
+  std::string step_id;  // names the step's messages and its in-flight marker
   std::optional<protocol::Withdrawal> withdrawal;  // goes first
   std::optional<protocol::RecordBatch> batch;
   std::string batch_hash;  // raw SHA-256 of the batch (batch_digest), what its receipt must name
   std::vector<Disclosure> disclosures;
+  // The distinct sets of field names the disclosures send, each sorted (shared, not repeated
+  // per record).
+  std::vector<std::vector<std::string>> field_sets;
   bool advances() const { return to_seq > from_seq; }
 };
 
@@ -67,10 +78,16 @@ class Outbox {
   Result<SyncPlan> plan(const policies::CompiledAgreement& agreement,
                         std::optional<uint64_t> after = std::nullopt);
 
-  // Marks every record of the plan as in doubt, durably, BEFORE anything is sent: if the node
-  // dies after the peer acted but before commit(), the next plan re-sends the projection or
-  // the withdrawal instead of trusting a stale idea of what the peer holds.
+  // Stores the plan's in-flight marker, durably, BEFORE anything is sent: if the node dies
+  // after the peer acted but before commit(), the next plan re-sends the projection or the
+  // withdrawal instead of trusting a stale idea of what the peer holds.
   Result<void> prepare(const SyncPlan& plan);
+
+  // Turns the in-flight markers of the peer's steps that never committed into in-doubt flags
+  // on their records (SentState::in_doubt, cleared when the record is next confirmed) and
+  // deletes the markers. Call only while none of the peer's steps is in flight, i.e. before
+  // the first plan of a sync. Cheap when there is nothing to fold (one read).
+  Result<void> recover_interrupted(const OrgId& peer);
 
   // Checks a receipt against the plan: the digest and sequence range match what was sent, the
   // receiver is the peer, and the signature verifies with the peer's key.
@@ -82,8 +99,9 @@ class Outbox {
 
   // Records a planned step as done (receipts already verified; a plan with messages needs its
   // receipts). Advances the outbox, remembers what the peer holds, writes the audit entries.
-  // Steps commit in plan order (kConflict otherwise). With then_prepare, the same transaction
-  // also does prepare(*then_prepare): one durable write per step instead of two.
+  // Steps commit in plan order (kConflict otherwise). Deletes the plan's in-flight marker. With
+  // then_prepare, the same transaction also does prepare(*then_prepare): one durable write per
+  // step instead of two.
   Result<void> commit(const SyncPlan& plan, const std::optional<protocol::BatchReceipt>& batch_receipt,
                       const std::optional<protocol::WithdrawalReceipt>& withdrawal_receipt,
                       const SyncPlan* then_prepare = nullptr);
@@ -96,7 +114,7 @@ class Outbox {
   Result<uint64_t> pending(const OrgId& peer, const std::string& policy_version);
 
  private:
-  static Result<void> mark_in_doubt(store::WriteTxn& txn, const SyncPlan& plan);
+  static Result<void> mark_in_flight(store::WriteTxn& txn, const SyncPlan& plan);
 
   store::Env& env_;
   store::RecordStore records_;

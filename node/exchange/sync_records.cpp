@@ -103,8 +103,64 @@ Result<void> save_sent_state(store::WriteTxn& txn, const OrgId& peer, const Reco
   return txn.put(store::Table::kSentState, peer_key(peer, id.str()), w.str());
 }
 
-std::string encode_received(const ReceivedRecord& r) {
+Result<void> save_in_flight(store::WriteTxn& txn, const OrgId& peer, std::string_view step_id,
+                            const std::vector<std::string_view>& record_ids) {
   ByteWriter w;
+  w.u8(kFormat);
+  w.varint(record_ids.size());
+  for (const auto id : record_ids) w.bytes(id);
+  return txn.put(store::Table::kInFlight, peer_key(peer, step_id), w.str());
+}
+
+Result<void> delete_in_flight(store::WriteTxn& txn, const OrgId& peer, std::string_view step_id) {
+  JISR_TRY(txn.del(store::Table::kInFlight, peer_key(peer, step_id)));
+  return ok();
+}
+
+Result<void> for_each_in_flight(
+    const store::TxnView& txn, const OrgId& peer,
+    const std::function<void(std::string_view, const std::vector<std::string_view>&)>& fn) {
+  Result<void> inner = ok();
+  const std::string prefix = peer_key(peer, {});
+  std::vector<std::string_view> ids;
+  JISR_TRY(txn.scan_prefix(store::Table::kInFlight, prefix,
+                           [&](std::string_view k, std::string_view v) {
+                             ByteReader r(v);
+                             auto fmt = r.u8();
+                             auto n = r.varint();
+                             if (!fmt || *fmt != kFormat || !n || *n > v.size()) {
+                               inner = corrupt("in-flight");
+                               return false;
+                             }
+                             ids.clear();
+                             for (uint64_t i = 0; i < *n; ++i) {
+                               auto id = r.bytes(256);
+                               if (!id) {
+                                 inner = corrupt("in-flight");
+                                 return false;
+                               }
+                               ids.push_back(*id);
+                             }
+                             if (!r.at_end()) {
+                               inner = corrupt("in-flight");
+                               return false;
+                             }
+                             fn(k.substr(prefix.size()), ids);
+                             return true;
+                           }));
+  return inner;
+}
+
+std::string encode_received(const ReceivedRecord& r) {
+  std::string out;
+  encode_received(r, encode_fields(r.fields), out);
+  return out;
+}
+
+void encode_received(const ReceivedRecord& r, std::string_view encoded_fields, std::string& out) {
+  ByteWriter w;
+  w.str().swap(out);
+  w.str().clear();
   w.u8(kFormat);
   w.varint(r.version);
   w.bytes(r.sender_agreement);
@@ -114,8 +170,8 @@ std::string encode_received(const ReceivedRecord& r) {
   w.varint(static_cast<uint64_t>(to_unix_ms(r.retain_until)));
   w.bytes(r.accept_agreement);
   w.bytes(r.accept_policy_version);
-  w.raw(encode_fields(r.fields));
-  return w.take();
+  w.raw(encoded_fields);
+  w.str().swap(out);
 }
 
 Result<ReceivedRecord> decode_received(std::string_view key, std::string_view value) {

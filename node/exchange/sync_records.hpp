@@ -8,6 +8,7 @@
 //   kSentState    peer 0x00 record id  -> SentState (what the peer holds of that record)
 //   kReceived     peer 0x00 remote id  -> ReceivedRecord (fields + provenance)
 //   kReceipts     peer 0x00 be64 seq   -> the peer's signed receipt of the batch ending at seq
+//   kInFlight     peer 0x00 step id    -> ids of the records of a step not yet committed
 // Thread-safety: pure functions and value types; storage through the caller's transactions.
 #pragma once
 
@@ -15,6 +16,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "node/core/clock.hpp"
 #include "node/core/ids.hpp"
@@ -69,7 +72,23 @@ Result<std::optional<SentState>> load_sent_state(const store::TxnView& txn, cons
 Result<void> save_sent_state(store::WriteTxn& txn, const OrgId& peer, const RecordId& id,
                              const SentState& state);
 
+// A step in flight: written durably before any of its messages leaves and deleted by the
+// commit of its receipts. While it exists the peer may hold (or may have deleted) any of its
+// records whatever their SentState says, so a step that dies with the node still counts. One
+// put per step instead of an in-doubt flag written on every record of it.
+Result<void> save_in_flight(store::WriteTxn& txn, const OrgId& peer, std::string_view step_id,
+                            const std::vector<std::string_view>& record_ids);
+Result<void> delete_in_flight(store::WriteTxn& txn, const OrgId& peer, std::string_view step_id);
+// Calls fn(step id, record ids) for each step of the peer in flight. The views point into the
+// transaction's pages: valid until it ends (a write transaction: until its next write).
+Result<void> for_each_in_flight(
+    const store::TxnView& txn, const OrgId& peer,
+    const std::function<void(std::string_view, const std::vector<std::string_view>&)>& fn);
+
 std::string encode_received(const ReceivedRecord& r);
+// The same bytes, with the fields given already encoded (encode_fields / encode_sorted_fields)
+// instead of r.fields, which is ignored: a receiver stores thousands per batch.
+void encode_received(const ReceivedRecord& r, std::string_view encoded_fields, std::string& out);
 Result<ReceivedRecord> decode_received(std::string_view key, std::string_view value);
 // Calls fn for each held record (of one peer, or of all when peer is empty) in key order.
 Result<void> for_each_received(const store::TxnView& txn, const std::string& peer,

@@ -130,7 +130,7 @@ struct SyncService::InFlightStep {
   std::optional<protocol::BatchReceipt> batch_receipt;
 };
 
-std::shared_ptr<SyncService::StepReplies> SyncService::send_step(const OrgId& peer, const SyncPlan& plan) {
+std::shared_ptr<SyncService::StepReplies> SyncService::send_step(const OrgId& peer, SyncPlan& plan) {
   auto replies = std::make_shared<StepReplies>(io_);
   // co_spawn runs each coroutine at once on this (the io) thread, and request() queues its frame
   // before it first suspends: the withdrawal leaves before the batch, and both after every
@@ -142,7 +142,18 @@ std::shared_ptr<SyncService::StepReplies> SyncService::send_step(const OrgId& pe
   }
   if (plan.batch) {
     ++replies->outstanding;
-    protocol::Message request{0, *plan.batch};
+    // The records leave by move, not by copy (a batch is thousands of small strings); the plan
+    // keeps what checking and committing the receipt needs: ids, range, hash, disclosures.
+    protocol::RecordBatch sent;
+    sent.batch_id = plan.batch->batch_id;
+    sent.agreement = plan.batch->agreement;
+    sent.policy_version = plan.batch->policy_version;
+    sent.purpose = plan.batch->purpose;
+    sent.first_seq = plan.batch->first_seq;
+    sent.last_seq = plan.batch->last_seq;
+    sent.records = std::move(plan.batch->records);
+    plan.batch->records.clear();
+    protocol::Message request{0, std::move(sent)};
     asio::co_spawn(io_, await_reply(peer, std::move(request), replies, true), asio::detached);
   }
   return replies;
@@ -205,6 +216,9 @@ asio::awaitable<Result<SyncOutcome>> SyncService::run_sync(const OrgId& peer) {
     co_return make_error(Errc::kDenied, "the peer's certificate carries no receipt signing key", peer.str());
   }
   const PeerPublicKey key = key_it->second;
+  // No step of this peer is in flight (one sync per peer, and the last one drained): markers
+  // left now are of steps that died, and become in-doubt flags before anything is planned.
+  JISR_CO_TRY(outbox_.recover_interrupted(peer));
 
   // Steps planned and sent, oldest first; the front is the next to commit.
   std::deque<InFlightStep> window;
@@ -269,11 +283,11 @@ asio::awaitable<Result<SyncOutcome>> SyncService::run_sync(const OrgId& peer) {
     }
     const SyncPlan& plan = done.plan;
     ++outcome.steps;
-    outcome.records_sent += plan.batch ? plan.batch->records.size() : 0;
+    outcome.records_sent += plan.disclosures.size();
     outcome.records_withdrawn += plan.withdrawal ? plan.withdrawal->records.size() : 0;
     if (plan.batch || plan.withdrawal) {
       spdlog::info("sync with {}: changes {}..{}: {} record(s) sent, {} withdrawn", peer.str(),
-                   plan.from_seq + 1, plan.to_seq, plan.batch ? plan.batch->records.size() : 0,
+                   plan.from_seq + 1, plan.to_seq, plan.disclosures.size(),
                    plan.withdrawal ? plan.withdrawal->records.size() : 0);
     }
     window.pop_front();

@@ -98,8 +98,9 @@ class SyncService {
   struct InFlightStep;
   boost::asio::awaitable<Result<SyncOutcome>> run_sync(const OrgId& peer);
   // Queues the step's withdrawal, then its batch, on the peer's session now (in that order)
-  // and returns what completes when both answers are in.
-  std::shared_ptr<StepReplies> send_step(const OrgId& peer, const SyncPlan& plan);
+  // and returns what completes when both answers are in. The batch's records move to the wire:
+  // afterwards plan.batch keeps its header only.
+  std::shared_ptr<StepReplies> send_step(const OrgId& peer, SyncPlan& plan);
   boost::asio::awaitable<void> await_reply(OrgId peer, protocol::Message request,
                                            std::shared_ptr<StepReplies> replies, bool is_batch);
   // Waits for both answers of a step and checks its receipts; the verified receipts.

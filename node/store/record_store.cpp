@@ -150,6 +150,15 @@ Result<std::optional<Record>> RecordStore::get(const TxnView& txn, const RecordI
   return std::optional<Record>(Record{id, stored.version, stored.seq, std::move(fields)});
 }
 
+Result<std::optional<EncodedRecord>> RecordStore::get_encoded(const TxnView& txn,
+                                                              std::string_view id) const {
+  auto value = txn.get(Table::kRecords, id);
+  if (!value) return std::optional<EncodedRecord>();
+  JISR_TRY(auto stored, decode_stored(*value));
+  if (stored.deleted) return std::optional<EncodedRecord>();
+  return std::optional<EncodedRecord>(EncodedRecord{stored.version, stored.seq, stored.fields});
+}
+
 Result<void> RecordStore::for_each(const TxnView& txn,
                                    const std::function<bool(const Record&)>& fn) const {
   Result<void> inner = ok();

@@ -28,6 +28,14 @@ struct Change {
   bool deleted = false;
 };
 
+// A live record as stored: its fields still encoded (encode_fields), a view into the
+// transaction's pages, valid until the transaction ends or writes.
+struct EncodedRecord {
+  uint64_t version = 0;
+  uint64_t seq = 0;
+  std::string_view fields;
+};
+
 class RecordStore;
 
 // Writes many records in one transaction, reading the store's counters once and writing them
@@ -71,6 +79,8 @@ class RecordStore {
 
   // The live record, or nullopt when absent or deleted.
   Result<std::optional<Record>> get(const TxnView& txn, const RecordId& id) const;
+  // The same without decoding or copying the fields (for loops over many records).
+  Result<std::optional<EncodedRecord>> get_encoded(const TxnView& txn, std::string_view id) const;
   // Calls fn for every live record in id order until it returns false.
   Result<void> for_each(const TxnView& txn, const std::function<bool(const Record&)>& fn) const;
   // Number of live records.

@@ -47,6 +47,9 @@ enum class Table : uint8_t {
   kMatches,
   // key: peer org + day -> value: records queried that day (quota) (node/exchange)
   kMatchQuota,
+  // key: peer org + 0x00 + step id -> value: [u8 fmt=1][varint n] n*[bytes record id]: the
+  //   records of a sync step sent (or about to be) and not yet committed (node/exchange)
+  kInFlight,
   kCount
 };
 
@@ -70,6 +73,7 @@ inline constexpr std::array<TableInfo, static_cast<size_t>(Table::kCount)> kTabl
     {"sent_state"},
     {"matches"},
     {"match_quota"},
+    {"in_flight"},
 }};
 
 inline constexpr std::string_view table_name(Table t) {

@@ -159,14 +159,24 @@ TEST_CASE("sync: consented arabic-dev reports reach the institution; withdrawals
     }
     CHECK(got.field_names.count("national_id") == 0);
 
-    // The sender's audit log holds one disclosure per record sent, and verifies.
-    auto log = run_jisr({"audit", "log", "--dir", platform.dir.string(), "--kind", "record_disclosed", "--json", "--limit", "100000"});
+    // The sender's audit log names each record sent once (in its batches' entries), and verifies.
+    auto log = run_jisr({"audit", "log", "--dir", platform.dir.string(), "--kind", "batch_disclosed", "--json", "--limit", "100000"});
     REQUIRE(log.exit_code == 0);
     auto entries = json::parse(log.out);
     std::multiset<std::string> disclosed;
-    for (const auto& e : entries) disclosed.insert(e.value("record_id", std::string()));
+    for (const auto& e : entries) {
+      for (const auto& r : e.at("records")) disclosed.insert(r.at(0).get<std::string>());
+    }
     CHECK(disclosed.size() == expected.size());
     CHECK(std::set<std::string>(disclosed.begin(), disclosed.end()) == expected);
+    // `audit record` finds the disclosure of one record inside its batch entry.
+    auto one = run_jisr({"audit", "record", "--dir", platform.dir.string(), *expected.begin(), "--json"});
+    REQUIRE(one.exit_code == 0);
+    const auto found = json::parse(one.out);
+    REQUIRE(found.at("disclosures").size() == 1);
+    CHECK(found["disclosures"][0]["kind"] == "batch_disclosed");
+    CHECK(found["disclosures"][0]["peer"] == "iimp");
+    CHECK(found["disclosures"][0]["record_version"] == 1);
     CHECK(run_jisr({"audit", "verify", "--dir", platform.dir.string()}).exit_code == 0);
     CHECK(run_jisr({"audit", "verify", "--dir", institution.dir.string()}).exit_code == 0);
 

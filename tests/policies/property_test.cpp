@@ -113,6 +113,7 @@ TEST_CASE("decide never discloses more than a rule allows", "[policy][property]"
   const auto inside = pol::start_of_day(*jisr::PartialDate::parse("2027-06-01"));
   const auto before = pol::start_of_day(*jisr::PartialDate::parse("2026-03-17")) - std::chrono::milliseconds(1);
   const auto after = pol::start_of_day(*jisr::PartialDate::parse("2029-03-17"));
+  pol::Projection projection;  // reused, as the outbox reuses it
   for (int agreement_no = 0; agreement_no < 60; ++agreement_no) {
     const std::string text = gen.agreement();
     auto src = jisr::YamlSource::from_string(text, "random.yaml");
@@ -157,6 +158,14 @@ TEST_CASE("decide never discloses more than a rule allows", "[policy][property]"
       }
       // Every record field is accounted for: it leaves or is withheld, never both.
       REQUIRE(d.fields.size() + d.withheld.size() == record.size());
+      // project(), the sender's fast path, lets out exactly what decide() lets out.
+      std::vector<jisr::FieldView> views(record.begin(), record.end());
+      const bool projected = pol::project(a, jisr::FieldsView(views), purpose, inside, projection);
+      REQUIRE(projected == d.allowed());
+      REQUIRE((projection.rule ? projection.rule->id : std::string()) == d.rule_id);
+      REQUIRE(std::vector<jisr::FieldView>(d.fields.begin(), d.fields.end()) == projection.fields);
+      REQUIRE_FALSE(pol::project(a, jisr::FieldsView(views), purpose, before, projection));
+      REQUIRE(projection.fields.empty());
       REQUIRE_FALSE(pol::decide(a, {record, purpose}, before).allowed());
       REQUIRE_FALSE(pol::decide(a, {record, purpose}, after).allowed());
       REQUIRE_FALSE(pol::decide(a, {record, "not-a-purpose"}, inside).allowed());

@@ -141,6 +141,24 @@ TEST_CASE("jisr audit log, record and verify on a populated node", "[audit][cli]
     CHECK(contains(none.out, "record R-99: 0 disclosures"));
     CHECK(run_jisr({"audit", "record", "--dir", node.dir, "bad id"}).exit_code == 2);
   }
+  SECTION("record finds a disclosure inside a batch entry") {
+    node.with_store([&](store::Env&, AuditLog& log) {
+      REQUIRE(log.append(batch_disclosure({{"R-1", 2}, {"R-7", 1}}), t0() + 2h));
+    });
+    auto r = run_jisr({"audit", "record", "--dir", node.dir, "R-7", "--json"});
+    REQUIRE(r.exit_code == 0);
+    auto j = json::parse(r.out);
+    REQUIRE(j["disclosures"].size() == 1);
+    CHECK(j["disclosures"][0]["kind"] == "batch_disclosed");
+    CHECK(j["disclosures"][0]["seq"] == 9);
+    CHECK(j["disclosures"][0]["record_version"] == 1);
+    CHECK(j["disclosures"][0]["fields"].size() == 4);
+    auto text = run_jisr({"audit", "record", "--dir", node.dir, "R-1"});
+    CHECK(contains(text.out, "record R-1: 2 disclosures"));
+    auto log = run_jisr({"audit", "log", "--dir", node.dir, "--kind", "batch_disclosed"});
+    CHECK(contains(log.out, "records=2"));
+    CHECK(run_jisr({"audit", "verify", "--dir", node.dir}).exit_code == 0);
+  }
   SECTION("verify passes on an untouched log") {
     auto r = run_jisr({"audit", "verify", "--dir", node.dir});
     CHECK(r.exit_code == 0);

@@ -41,6 +41,16 @@ inline AuditEvent disclosure(int i, std::string peer = "iimp") {
   return e;
 }
 
+// What a sync commit logs for a batch: one entry naming several record versions.
+inline AuditEvent batch_disclosure(std::vector<RecordRef> records, std::string peer = "iimp") {
+  AuditEvent e = disclosure(0, std::move(peer));
+  e.kind = AuditKind::kBatchDisclosed;
+  e.record_id.clear();
+  e.record_version = 0;
+  e.records = std::move(records);
+  return e;
+}
+
 inline AuditEvent import_event(uint64_t n) {
   AuditEvent e;
   e.kind = AuditKind::kRecordImported;

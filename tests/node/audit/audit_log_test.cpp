@@ -49,6 +49,42 @@ TEST_CASE("entries encode canonically and decode back", "[audit]") {
   }
 }
 
+TEST_CASE("batch entries name every record version and encode canonically", "[audit]") {
+  const AuditEvent batch = batch_disclosure({{"R-1", 1}, {"R-2", 3}, {"R-10", 2}});
+  CHECK(validate(batch));
+  const AuditEntry e = make_entry(9, t0(), batch, sha256("prev"));
+  const std::string bytes = encode_entry(e);
+  CHECK(static_cast<uint8_t>(bytes[0]) == kEntryFormatWithRecords);
+  auto back = decode_entry(bytes);
+  REQUIRE(back);
+  CHECK(back.value() == e);
+  CHECK(back.value().event.records == batch.records);
+  CHECK(compute_hash(back.value()) == e.hash);
+  // Entries without records keep format 1, so the hashes of older logs do not change.
+  CHECK(static_cast<uint8_t>(encode_entry(make_entry(9, t0(), disclosure(1), {}))[0]) == kEntryFormat);
+  for (size_t n = 0; n < bytes.size(); ++n) CHECK_FALSE(decode_entry(bytes.substr(0, n)));
+
+  SECTION("format 2 with an empty record list is not canonical") {
+    const std::string body = encode_body(9, t0(), disclosure(1));
+    std::string forged = body;
+    forged[0] = static_cast<char>(kEntryFormatWithRecords);
+    forged.push_back('\0');  // n records = 0
+    forged.append(64, '\0');
+    CHECK_FALSE(decode_entry(forged));
+  }
+  SECTION("record ids and versions are checked like record_id") {
+    AuditEvent bad = batch;
+    bad.records.emplace_back("has space", 1);
+    CHECK_FALSE(validate(bad));
+    bad = batch;
+    bad.records.emplace_back("R-3", 0);
+    CHECK_FALSE(validate(bad));
+    bad = batch;
+    bad.records.assign(kMaxRecords + 1, {"R-1", 1});
+    CHECK_FALSE(validate(bad));
+  }
+}
+
 TEST_CASE("events are validated: names and ids only, bounded", "[audit]") {
   AuditEvent ok_event = disclosure(1);
   CHECK(validate(ok_event));

@@ -116,6 +116,26 @@ TEST_CASE("an exported bundle verifies offline; a hand-edited one does not", "[a
   }
 }
 
+TEST_CASE("a bundle with batch entries round-trips and verifies", "[audit][bundle]") {
+  StoreFixture f;
+  f.append(2);
+  REQUIRE(f.log->append(batch_disclosure({{"R-5", 1}, {"R-6", 2}}), t0() + 5s));
+  json b = export_of(f);
+  REQUIRE(b["entries"].size() == 3);
+  CHECK(b["entries"][2]["records"] == json::array({json::array({"R-5", 1}), json::array({"R-6", 2})}));
+  CHECK_FALSE(b["entries"][0].contains("records"));  // entries without records read as before
+  for (const auto& e : b["entries"]) {
+    auto parsed = entry_from_json(e);
+    REQUIRE(parsed);
+    CHECK(entry_to_json(parsed.value()) == e);
+  }
+  CHECK(verify_json(b, f.signer.public_key()).ok());
+  SECTION("a record removed from a batch entry is caught") {
+    b["entries"][2]["records"].erase(1);
+    CHECK(findings(verify_json(b)) == "altered@3");
+  }
+}
+
 TEST_CASE("what is not a bundle gets one clear error", "[audit][bundle]") {
   auto error_of = [](const std::string& text) {
     auto r = verify_bundle(text);

@@ -63,11 +63,25 @@ TEST_CASE("field maps encode canonically and decode with bounds", "[core]") {
   const std::vector<FieldView> sorted{{"a", "1"}, {"b", "2"}};
   encode_sorted_fields(sorted, direct);
   CHECK(direct == encode_fields(a));
+  // Decoding in place gives the same fields as views of the bytes.
+  std::vector<FieldView> views{{"stale", "entry"}};
+  REQUIRE(decode_fields_view(direct, views));
+  CHECK(views == sorted);
+  CHECK(FieldsView(views).get("b") == "2");
+  CHECK_FALSE(FieldsView(views).has("c"));
   SECTION("corrupt input is an error, never a crash") {
     const std::string enc = encode_fields(a);
-    for (size_t cut = 0; cut < enc.size(); ++cut) CHECK_FALSE(decode_fields(enc.substr(0, cut)));
+    for (size_t cut = 0; cut < enc.size(); ++cut) {
+      CHECK_FALSE(decode_fields(enc.substr(0, cut)));
+      CHECK_FALSE(decode_fields_view(enc.substr(0, cut), views));
+    }
     CHECK_FALSE(decode_fields(enc + "x"));
+    CHECK_FALSE(decode_fields_view(enc + "x", views));
     CHECK_FALSE(decode_fields(std::string("\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 11)));
+    // Out of order or repeated names: not canonical.
+    const std::string swapped = std::string("\x01\x02") + "\x01" + "b" + "\x01" + "2" + "\x01" + "a" + "\x01" + "1";
+    CHECK_FALSE(decode_fields(swapped));
+    CHECK_FALSE(decode_fields_view(swapped, views));
   }
 }
 

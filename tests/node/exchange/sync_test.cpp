@@ -4,6 +4,7 @@
 // tests/integration/sync_cli_test.cpp.)
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <set>
 
 #include "node/exchange/inbox.hpp"
@@ -54,6 +55,15 @@ std::set<std::string> held_ids(Node& n, const char* peer) {
   auto txn = n.env->read().value();
   REQUIRE(for_each_received(txn, peer, [&](const ReceivedRecord& r) { return ids.insert(r.id.str()), true; }));
   return ids;
+}
+
+protocol::BatchReceipt inbox_receipt(Node& receiver, Node& sender,
+                                     const std::shared_ptr<const policies::CompiledAgreement>& accept,
+                                     const SyncPlan& plan) {
+  FakeClock clock(from_unix_ms(1'780'000'000'000));
+  Inbox inbox(*receiver.env, receiver.audit, clock, RecordSchema::missing_person(), receiver.self,
+              receiver.key);
+  return inbox.receive_batch(sender.self, *plan.batch, accept.get()).value();
 }
 
 }  // namespace
@@ -169,8 +179,14 @@ TEST_CASE("consented records reach the peer with only the allowed fields", "[exc
     auto txn = platform.env->read().value();
     std::multiset<std::string> disclosed;
     REQUIRE(audit::AuditLog::for_each(txn, 1, [&](const audit::AuditEntry& e) {
-      if (e.event.kind == audit::AuditKind::kRecordDisclosed) {
-        disclosed.insert(e.event.record_id);
+      CHECK(e.event.kind != audit::AuditKind::kRecordDisclosed);  // logged by batch now
+      if (e.event.kind == audit::AuditKind::kBatchDisclosed) {
+        for (const auto& [id, version] : e.event.records) {
+          disclosed.insert(id);
+          CHECK(version == 1);
+        }
+        CHECK(e.event.record_id.empty());
+        CHECK(e.event.batch_hash == hex(plan.batch_hash));
         CHECK(e.event.peer == "iimp");
         CHECK(e.event.policy_hash == share->version());
         CHECK(std::find(e.event.fields.begin(), e.event.fields.end(), "reporter_phone") == e.event.fields.end());
@@ -200,10 +216,15 @@ TEST_CASE("steps in flight: planned ahead, committed in order, prepared with the
   Inbox inbox(*institution.env, institution.audit, clock, RecordSchema::missing_person(),
               institution.self, institution.key);
   PeerPublicKey institution_key{institution.key.public_key};
+  // In doubt: flagged on its sent state, or named by a step in flight.
   const auto in_doubt = [&](const char* id) {
     auto txn = platform.env->read().value();
     auto sent = load_sent_state(txn, OrgId("iimp"), RecordId(id)).value();
-    return sent && sent->in_doubt;
+    bool flying = false;
+    REQUIRE(for_each_in_flight(txn, OrgId("iimp"), [&](std::string_view, const std::vector<std::string_view>& ids) {
+      for (auto v : ids) flying = flying || v == id;
+    }));
+    return flying || (sent && sent->in_doubt);
   };
 
   // Three steps planned one after another before any receipt, as SyncService keeps them.
@@ -281,6 +302,95 @@ TEST_CASE("steps in flight: planned ahead, committed in order, prepared with the
   }
 }
 
+TEST_CASE("in-flight markers: a step that never commits still counts as held", "[exchange][sync]") {
+  FakeClock clock(from_unix_ms(1'780'000'000'000));
+  Node platform("mpfp");
+  Node institution("iimp");
+  auto share = example("mpfp-to-iimp.yaml");
+  auto accept = example("iimp-to-mpfp.yaml");
+  store::RecordStore records(*platform.env);
+  const auto put = [&](const char* id, const char* consent) {
+    REQUIRE(platform.env->write([&](store::WriteTxn& t) -> Result<void> {
+      JISR_TRY(records.put(t, RecordId(id), consented("أحمد", consent)));
+      return ok();
+    }));
+  };
+  put("r1", "yes");
+  put("r2", "yes");
+  NodeLimits limits;
+  limits.batch_records = 1;
+  const OrgId peer("iimp");
+  const auto markers = [&] {
+    auto txn = platform.env->read().value();
+    std::map<std::string, std::vector<std::string>> out;
+    REQUIRE(for_each_in_flight(txn, peer, [&](std::string_view step, const std::vector<std::string_view>& ids) {
+      out[std::string(step)] = std::vector<std::string>(ids.begin(), ids.end());
+    }));
+    return out;
+  };
+  const auto flagged = [&](const char* id) {
+    auto txn = platform.env->read().value();
+    auto sent = load_sent_state(txn, peer, RecordId(id)).value();
+    return sent && sent->in_doubt;
+  };
+  PeerPublicKey institution_key{institution.key.public_key};
+
+  Outbox outbox(*platform.env, platform.audit, clock, limits);
+  auto first = outbox.plan(*share).value();
+  REQUIRE(first.batch);
+  REQUIRE(outbox.prepare(first));
+  // One marker for the step, naming its record; no per-record write.
+  CHECK(markers() == std::map<std::string, std::vector<std::string>>{{first.step_id, {"r1"}}});
+  CHECK_FALSE(flagged("r1"));
+
+  SECTION("a later step of the same sync withdraws a record of a step still in flight") {
+    put("r1", "no");  // r1 moves after r2 in the change sequence
+    auto second = outbox.plan(*share, first.to_seq).value();
+    REQUIRE(second.batch);
+    CHECK(second.batch->records.at(0).id.str() == "r2");
+    auto third = outbox.plan(*share, second.to_seq).value();
+    REQUIRE(third.withdrawal);
+    CHECK(third.withdrawal->records.at(0).id.str() == "r1");
+  }
+
+  SECTION("commit deletes the marker and prepares the next one in the same transaction") {
+    auto second = outbox.plan(*share, first.to_seq).value();
+    auto receipt = inbox_receipt(institution, platform, accept, first);
+    REQUIRE(Outbox::verify_batch_receipt(first, receipt, platform.self, institution_key));
+    REQUIRE(outbox.commit(first, receipt, std::nullopt, &second));
+    CHECK(markers() == std::map<std::string, std::vector<std::string>>{{second.step_id, {"r2"}}});
+  }
+
+  SECTION("after a crash the marker becomes in-doubt flags, and a withdrawal still goes out") {
+    // The peer stored the batch, then the node died before commit.
+    Inbox inbox(*institution.env, institution.audit, clock, RecordSchema::missing_person(),
+                institution.self, institution.key);
+    REQUIRE(inbox.receive_batch(platform.self, *first.batch, accept.get()));
+    CHECK(held_ids(institution, "mpfp") == std::set<std::string>{"r1"});
+    put("r1", "no");
+
+    Outbox restarted(*platform.env, platform.audit, clock, limits);
+    REQUIRE(restarted.recover_interrupted(peer));
+    CHECK(markers().empty());
+    CHECK(flagged("r1"));
+    CHECK_FALSE(flagged("r2"));
+    REQUIRE(restarted.recover_interrupted(peer));  // nothing left: no change
+    CHECK(flagged("r1"));
+
+    std::set<std::string> withdrawn;
+    std::optional<uint64_t> after;
+    for (;;) {
+      auto step = restarted.plan(*share, after).value();
+      if (!step.advances()) break;
+      if (step.withdrawal) {
+        for (const auto& w : step.withdrawal->records) withdrawn.insert(w.id.str());
+      }
+      after = step.to_seq;
+    }
+    CHECK(withdrawn == std::set<std::string>{"r1"});
+  }
+}
+
 TEST_CASE("a batch from a peer without an agreement in force is refused and logged", "[exchange][sync]") {
   FakeClock clock(from_unix_ms(1'780'000'000'000));
   Node institution("iimp");
@@ -327,9 +437,13 @@ TEST_CASE("fields the receiver does not accept are dropped, invalid values rejec
   batch.records.push_back({RecordId("ok"), 1, {{"given_name", "أحمد"}, {"reporter_phone", "0999"}}});
   batch.records.push_back({RecordId("bad"), 1, {{"birth_date", "not a date"}}});
   batch.records.push_back({RecordId("../x"), 1, {{"given_name", "x"}}});
+  // Out of order and repeated names read as a FieldMap would: the last wins, empty is absent.
+  batch.records.push_back({RecordId("dup"), 1,
+                           {{"sex", "male"}, {"given_name", "x"}, {"family_name", "y"},
+                            {"given_name", "مريم"}, {"family_name", ""}}});
   auto receipt = inbox.receive_batch(OrgId("mpfp"), batch, accept.get());
   REQUIRE(receipt);
-  CHECK(receipt.value().accepted == 1);
+  CHECK(receipt.value().accepted == 2);
   CHECK(receipt.value().rejected == 2);
   auto txn = institution.env->read().value();
   bool dropped_logged = false;
@@ -340,10 +454,17 @@ TEST_CASE("fields the receiver does not accept are dropped, invalid values rejec
     return true;
   }));
   CHECK(dropped_logged);
+  std::map<std::string, FieldMap> held;
   REQUIRE(for_each_received(txn, "mpfp", [&](const ReceivedRecord& r) {
     CHECK_FALSE(r.fields.has("reporter_phone"));
+    held[r.id.str()] = r.fields;
     return true;
   }));
+  REQUIRE(held.size() == 2);
+  FieldMap dup;
+  dup.set("given_name", "مريم");
+  dup.set("sex", "male");
+  CHECK(held["dup"] == dup);
 }
 
 TEST_CASE("the batch hash is SHA-256 of the canonical encoding, however large the batch", "[exchange][sync]") {
