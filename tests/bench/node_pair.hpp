@@ -97,7 +97,7 @@ class NodePair {
   void must(const std::vector<std::string>& args) {
     if (run(args) != 0) {
       std::fprintf(stderr, "jisr %s failed; see %s\n", args.empty() ? "" : args[0].c_str(), log_.c_str());
-      std::exit(1);
+      give_up();
     }
   }
   // Runs `jisr ARGS` and returns its stdout; "" on failure, with its stderr in last_error().
@@ -127,9 +127,16 @@ class NodePair {
     const pid_t pid = testing::spawn_logged(std::move(argv), out, err);
     if (pid < 0) {
       std::fprintf(stderr, "cannot run %s\n", bin_.c_str());
-      std::exit(1);
+      give_up();
     }
     return pid;
+  }
+
+  // std::exit skips destructors: the nodes already started are stopped here, or they would
+  // outlive the program (the folder is kept for the log).
+  [[noreturn]] void give_up() {
+    stop();
+    std::exit(1);
   }
 
   static std::string slurp(const std::filesystem::path& path) {
