@@ -97,7 +97,7 @@ run matches confirm 1 --dir "$platform"
 run matches show 1 --dir "$platform"
 
 step "audit: every disclosure, receipt, match job and reveal is in a hash-chained, signed log on both sides"
-run audit log --dir "$platform" --kind record_disclosed --limit 3
+run audit log --dir "$platform" --kind batch_disclosed --limit 3
 run audit record --dir "$platform" D-P001
 run audit verify --dir "$platform"
 run audit verify --dir "$institution"
