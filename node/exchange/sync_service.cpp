@@ -9,7 +9,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "node/store/record_store.hpp"
@@ -37,9 +39,13 @@ SyncService::SyncService(asio::io_context& io, net::PeerNetwork& network,
       clock_(clock),
       self_(std::move(self)),
       options_(options),
-      running_(std::make_shared<bool>(false)) {}
+      running_(std::make_shared<bool>(false)),
+      planner_(std::make_unique<asio::thread_pool>(1)) {}
 
-SyncService::~SyncService() { *running_ = false; }
+SyncService::~SyncService() {
+  *running_ = false;
+  planner_->join();
+}
 
 void SyncService::set_peer_key(const OrgId& peer, const PeerPublicKey& key) { peer_keys_[peer] = key; }
 
@@ -122,6 +128,33 @@ struct SyncService::StepReplies {
   std::optional<Result<protocol::Message>> withdrawal;
   std::optional<Result<protocol::Message>> batch;
 };
+
+struct SyncService::PlannedStep {
+  explicit PlannedStep(asio::io_context& io) : done(io, std::chrono::steady_clock::time_point::max()) {}
+  asio::steady_timer done;                // cancelled when the result is in (on the io thread)
+  std::optional<Result<SyncPlan>> result;
+};
+
+std::shared_ptr<SyncService::PlannedStep> SyncService::plan_on_planner(
+    std::shared_ptr<const policies::CompiledAgreement> agreement, std::optional<uint64_t> after) {
+  auto step = std::make_shared<PlannedStep>(io_);
+  // Outbox::plan only reads (its own read transaction; LMDB lets it run beside the io thread's
+  // writes). It starts after the commit that stored the marker of the step before it, so it
+  // sees every step in flight, as a plan made on the io thread would.
+  asio::post(*planner_, [this, step, agreement = std::move(agreement), after] {
+    Result<SyncPlan> plan = make_error(Errc::kInternal, "planning failed");
+    try {
+      plan = outbox_.plan(*agreement, after);
+    } catch (const std::exception& e) {  // a bug; the sync reports it instead of the thread dying
+      plan = make_error(Errc::kInternal, fmt::format("planning failed: {}", e.what()));
+    }
+    asio::post(io_, [step, plan = std::move(plan)]() mutable {
+      step->result = std::move(plan);
+      step->done.cancel();
+    });
+  });
+  return step;
+}
 
 struct SyncService::InFlightStep {
   SyncPlan plan;
@@ -224,17 +257,35 @@ asio::awaitable<Result<SyncOutcome>> SyncService::run_sync(const OrgId& peer) {
   std::deque<InFlightStep> window;
   uint64_t planned = 0;        // steps planned so far (bounded by kMaxStepsPerSync)
   bool all_planned = false;    // the last plan found nothing more to do
-  const auto plan_next = [&]() -> Result<std::optional<SyncPlan>> {
-    if (all_planned || planned >= kMaxStepsPerSync) return std::optional<SyncPlan>();
-    std::optional<uint64_t> after;
-    if (!window.empty()) after = window.back().plan.to_seq;
-    JISR_TRY(auto plan, outbox_.plan(*agreement, after));
-    if (!plan.advances()) {
+  std::optional<uint64_t> last_planned;  // to_seq of the last step planned
+  const auto take = [&](Result<SyncPlan> plan) -> Result<std::optional<SyncPlan>> {
+    if (!plan) return plan.error();
+    if (!plan.value().advances()) {
       all_planned = true;
       return std::optional<SyncPlan>();
     }
     ++planned;
-    return std::optional<SyncPlan>(std::move(plan));
+    last_planned = plan.value().to_seq;
+    return std::optional<SyncPlan>(std::move(plan).value());
+  };
+  const auto more = [&] { return !all_planned && planned < kMaxStepsPerSync; };
+  const auto plan_next = [&]() -> Result<std::optional<SyncPlan>> {
+    if (!more()) return std::optional<SyncPlan>();
+    return take(outbox_.plan(*agreement, last_planned));
+  };
+  // The next step, being planned on the planner thread while this thread commits and sends.
+  std::shared_ptr<PlannedStep> ahead;
+  const auto plan_ahead = [&] {
+    if (more()) ahead = plan_on_planner(agreement, last_planned);
+  };
+  const auto next_planned = [&]() -> asio::awaitable<Result<std::optional<SyncPlan>>> {
+    if (!ahead) co_return std::optional<SyncPlan>();
+    if (!ahead->result) {
+      [[maybe_unused]] auto [ec] = co_await ahead->done.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    auto plan = std::move(*ahead->result);
+    ahead.reset();
+    co_return take(std::move(plan));
   };
   const auto launch = [&](SyncPlan plan) {
     auto replies = send_step(peer, plan);
@@ -243,6 +294,9 @@ asio::awaitable<Result<SyncOutcome>> SyncService::run_sync(const OrgId& peer) {
   // Before returning early, wait until no step of this sync is still on the wire, so a later
   // sync never runs beside its leftovers (each ends by answer, error or timeout).
   const auto drain = [&]() -> asio::awaitable<void> {
+    if (ahead && !ahead->result) {
+      [[maybe_unused]] auto [ec] = co_await ahead->done.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
     for (auto& step : window) {
       if (step.replies->outstanding > 0) {
         [[maybe_unused]] auto [ec] = co_await step.replies->done.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -263,13 +317,14 @@ asio::awaitable<Result<SyncOutcome>> SyncService::run_sync(const OrgId& peer) {
     if (!next.value()) break;
     launch(std::move(*next.value()));
   }
+  plan_ahead();
   while (!window.empty()) {
     auto finished = co_await finish_step(peer, window.front(), key);
     if (!finished) {
       co_await drain();
       co_return finished.error();
     }
-    auto next = plan_next();
+    auto next = co_await next_planned();
     if (!next) {
       co_await drain();
       co_return next.error();
@@ -291,7 +346,11 @@ asio::awaitable<Result<SyncOutcome>> SyncService::run_sync(const OrgId& peer) {
                    plan.withdrawal ? plan.withdrawal->records.size() : 0);
     }
     window.pop_front();
-    if (next.value()) launch(std::move(*next.value()));
+    if (next.value()) {
+      // The step after `next` may be planned now: the commit above stored next's marker.
+      plan_ahead();
+      launch(std::move(*next.value()));
+    }
   }
   JISR_CO_TRY(auto pending, outbox_.pending(peer, agreement->version()));
   outcome.pending = pending;

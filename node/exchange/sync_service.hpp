@@ -35,6 +35,7 @@
 
 namespace boost::asio {
 class io_context;
+class thread_pool;
 }
 
 namespace jisr::exchange {
@@ -96,6 +97,11 @@ class SyncService {
   };
   struct StepReplies;
   struct InFlightStep;
+  struct PlannedStep;
+  // Plans the step after `after` on the planner thread; the result comes back on the io
+  // thread (PlannedStep::done).
+  std::shared_ptr<PlannedStep> plan_on_planner(std::shared_ptr<const policies::CompiledAgreement> agreement,
+                                               std::optional<uint64_t> after);
   boost::asio::awaitable<Result<SyncOutcome>> run_sync(const OrgId& peer);
   // Queues the step's withdrawal, then its batch, on the peer's session now (in that order)
   // and returns what completes when both answers are in. The batch's records move to the wire:
@@ -120,6 +126,9 @@ class SyncService {
   std::map<OrgId, PeerPublicKey> peer_keys_;
   std::map<OrgId, PeerSync> peers_;
   std::shared_ptr<bool> running_;
+  // One thread that plans the next step of a sync (reads only) while the io thread commits
+  // and sends the ones before it. Joined by the destructor before the Outbox can go away.
+  std::unique_ptr<boost::asio::thread_pool> planner_;
 };
 
 }  // namespace jisr::exchange

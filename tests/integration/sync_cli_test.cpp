@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "adapters/csv_reader.hpp"
+#include "node/core/node_config.hpp"
 #include "tests/integration/node_process.hpp"
 
 using namespace jisr;
@@ -135,6 +136,15 @@ TEST_CASE("sync: consented arabic-dev reports reach the institution; withdrawals
   pin_peer(institution, platform);
   apply(platform, "mpfp-to-iimp.yaml");
   apply(institution, "iimp-to-mpfp.yaml");
+  // Small batches: the reports travel in some thirty steps, so a sync keeps its window of
+  // steps full, plans ahead on the planner thread, and a kill lands between steps as often
+  // as inside one.
+  {
+    auto cfg = NodeConfig::load(platform.dir / "node.yaml");
+    REQUIRE(cfg);
+    cfg.value().limits.batch_records = 150;
+    REQUIRE(cfg.value().save(platform.dir / "node.yaml"));
+  }
 
   Csv csv = read_csv(data);
   import(platform, data);
