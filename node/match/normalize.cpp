@@ -322,7 +322,16 @@ WordSkeletons word_skeletons(std::string_view folded_word) {
   // Arabic script writes long vowels (ا و ي) and leaves short ones out, so in Arabic the
   // vowel letters tell names apart that share their consonants (محمد/محمود, حسن/حسين,
   // عمر/عامر). Latin spellings do not mark length reliably (Muhammad, Mahmud): none there.
-  if (latin.empty() && !units.empty() && static_cast<unsigned char>(units[0].spelling[0]) >= 0xD8) {
+  // Words of other scripts were transliterated above and Latin is ASCII after folding, so a
+  // word whose first letter is not ASCII is in Arabic script.
+  const bool arabic = latin.empty() && !units.empty() && static_cast<unsigned char>(units[0].spelling[0]) >= 0x80;
+  if (arabic) {
+    const auto mark_of = [](std::span<const tables::VowelledMark> marks, std::string_view spelling) {
+      for (const auto& m : marks) {
+        if (m.spelling == spelling) return m.mark;
+      }
+      return '\0';
+    };
     // Vowels after the last consonant are left out: final ى is read "a" and written ى, ا or
     // (folded) ي interchangeably (شذى/شذا, موسى).
     size_t last = end;
@@ -332,15 +341,11 @@ WordSkeletons word_skeletons(std::string_view folded_word) {
       if (!units[i].cls.empty()) {
         out.vowelled.append(units[i].cls);
         consonant_seen = true;
-      } else if (units[i].spelling == "\u0639") {
-        // Ayn is a consonant in Arabic, dropped from the skeleton only because Latin drops it.
-        out.vowelled.push_back('E');
+      } else if (char c = mark_of(tables::arabic_dropped_consonants(), units[i].spelling)) {
+        out.vowelled.push_back(c);
         consonant_seen = true;
-      } else if (consonant_seen) {
-        const std::string_view sp = units[i].spelling;
-        if (sp == "\u0627") out.vowelled.push_back('a');
-        else if (sp == "\u0648") out.vowelled.push_back('u');
-        else if (sp == "\u064a") out.vowelled.push_back('i');
+      } else if (char v = mark_of(tables::arabic_long_vowels(), units[i].spelling); v && consonant_seen) {
+        out.vowelled.push_back(v);
       }
     }
   }

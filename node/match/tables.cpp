@@ -192,7 +192,18 @@ const std::array kPlaceAliases = {
 
 std::span<const CharFold> char_folds() { return kCharFolds; }
 std::span<const CharRange> dropped_ranges() { return kDroppedRanges; }
+constexpr std::array kArabicLongVowels = {
+    VowelledMark{"\u0627", 'a'},  // ا (alef variants are folded to it)
+    VowelledMark{"\u0648", 'u'},  // و
+    VowelledMark{"\u064A", 'i'},  // ي (ى and ئ are folded to it)
+};
+constexpr std::array kArabicDroppedConsonants = {
+    VowelledMark{"\u0639", 'E'},  // ع
+};
+
 std::span<const PhoneticRule> phonetic_rules() { return kPhoneticRules; }
+std::span<const VowelledMark> arabic_long_vowels() { return kArabicLongVowels; }
+std::span<const VowelledMark> arabic_dropped_consonants() { return kArabicDroppedConsonants; }
 std::span<const std::string_view> article_vowels() { return kArticleVowels; }
 std::span<const std::string_view> sun_letters() { return kSunLetters; }
 std::span<const std::string_view> articles() { return kArticles; }

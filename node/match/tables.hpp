@@ -56,6 +56,16 @@ struct Abbreviation {
 };
 std::span<const Abbreviation> abbreviations();
 
+// The vowelled skeleton of Arabic-script names (normalize.hpp word_skeletons): letters that
+// write a long vowel, and letters the cross-script skeleton drops although they are consonants
+// in Arabic (ayn: Latin writes it as ', a or nothing). Each with the mark it leaves.
+struct VowelledMark {
+  std::string_view spelling;
+  char mark;
+};
+std::span<const VowelledMark> arabic_long_vowels();
+std::span<const VowelledMark> arabic_dropped_consonants();
+
 // Place words that do not identify a place ("city", "village", "مدينة").
 std::span<const std::string_view> place_stopwords();
 // Alternative names of one place; the first name is the canonical one. Only names that the
