@@ -234,6 +234,7 @@ class Decoder {
       rec.version = r.getVersion();
       auto fields = r.getFields();
       if (!list_size(fields.size(), "fields")) return out;
+      rec.fields.reserve(fields.size());
       for (auto f : fields) rec.fields.push_back(Field{text(f.getName(), "field name"), text(f.getValue(), "field value")});
       if (!ok()) return out;
       out.push_back(std::move(rec));
