@@ -20,8 +20,10 @@
 // records it no longer allows are withdrawn, records whose projection changed are re-sent,
 // the rest (same projection) are skipped.
 //
-// Thread-safety: one Outbox per node, used from one thread (the node's io thread); it opens
-// short transactions of its own.
+// Thread-safety: one Outbox per node. plan() only reads, in a read transaction of its own, and
+// may run on another thread beside any member (SyncService plans on its planner thread while
+// the io thread commits); every other member is called from one thread (the io thread). Each
+// call opens short transactions of its own.
 #pragma once
 
 #include <optional>

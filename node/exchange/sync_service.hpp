@@ -13,7 +13,9 @@
 // committed receipt; the receiver is idempotent, so nothing is lost or duplicated.
 //
 // Threading: like node/net, everything runs on the node's single io_context thread: call every
-// method from it. At most one sync runs per peer at a time; a second request waits for it.
+// method from it. The one exception is internal: the next step of a sync is planned
+// (Outbox::plan, reads only) on a planner thread the service owns, and its result is handed
+// back to the io thread. At most one sync runs per peer at a time; a second request waits.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
