@@ -97,16 +97,11 @@ Result<BloomSecret> derive_bloom_secret(const std::array<uint8_t, 64>& own_ed255
 
 size_t bloom_segments(const CompiledMatchSpec& spec) {
   size_t n = spec.fields.size();
-  for (const auto& f : spec.fields) n += f.role == MatchRole::kName ? 1 : 0;
+  for (const auto& f : spec.fields) n += f.vowel_segment >= 0 ? 1 : 0;
   return n;
 }
 
-int vowel_segment(const CompiledMatchSpec& spec, size_t f) {
-  if (spec.fields[f].role != MatchRole::kName) return -1;
-  size_t names_before = 0;
-  for (size_t i = 0; i < f; ++i) names_before += spec.fields[i].role == MatchRole::kName ? 1 : 0;
-  return static_cast<int>(spec.fields.size() + names_before);
-}
+int vowel_segment(const CompiledMatchSpec& spec, size_t f) { return spec.fields[f].vowel_segment; }
 
 namespace {
 
@@ -244,10 +239,10 @@ void BloomEncoder::encode(const RecordFeatures& record, BloomMatrix& m) const {
   for (size_t fi = 0; fi < spec_.fields.size(); ++fi) {
     put(fi, field_grams(spec_.fields[fi], record.fields[fi], spec_.year_tolerance), field_keys_[fi]);
   }
-  // Vowel segments, in field order (vowel_segment() numbers them so).
+  // Vowel segments, in field order (compile_match_spec numbers them so).
   for (size_t fi = 0; fi < spec_.fields.size(); ++fi) {
-    if (spec_.fields[fi].role == MatchRole::kName) {
-      put(static_cast<size_t>(vowel_segment(spec_, fi)), vowel_grams(record.fields[fi]), vowel_key_);
+    if (const int seg = spec_.fields[fi].vowel_segment; seg >= 0) {
+      put(static_cast<size_t>(seg), vowel_grams(record.fields[fi]), vowel_key_);
     }
   }
   m.pops.push_back(total);

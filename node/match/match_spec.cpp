@@ -118,10 +118,12 @@ Result<CompiledMatchSpec> compile_match_spec(const MatchSpec& spec, const Record
       out.fields.push_back(MatchField{name, f->match});
     }
   }
+  int next_vowel_segment = static_cast<int>(out.fields.size());
   for (size_t i = 0; i < out.fields.size(); ++i) {
     FieldWeights w = field_weights(out.fields, i);
     out.fields[i].agree = w.agree;
     out.fields[i].disagree = w.disagree;
+    if (out.fields[i].role == MatchRole::kName) out.fields[i].vowel_segment = next_vowel_segment++;
   }
   auto index_of = [&out](const std::string& name) -> int {
     for (size_t i = 0; i < out.fields.size(); ++i) {

@@ -63,6 +63,9 @@ struct MatchField {
   // (negative) when it disagrees; a field absent on either side adds nothing.
   double agree = 0.0;
   double disagree = 0.0;
+  // kName: the Bloom segment of the name with its long vowels (bloom.hpp), after one segment
+  // per field; -1 for other roles. Set by compile_match_spec: scoring reads it for every pair.
+  int vowel_segment = -1;
 };
 
 struct CompiledKey {
@@ -112,6 +115,9 @@ struct CompiledMatchSpec {
 struct FieldWeights {
   double agree = 0.0;
   double disagree = 0.0;
+  // kName: the Bloom segment of the name with its long vowels (bloom.hpp), after one segment
+  // per field; -1 for other roles. Set by compile_match_spec: scoring reads it for every pair.
+  int vowel_segment = -1;
 };
 FieldWeights field_weights(const std::vector<MatchField>& fields, size_t index);
 

@@ -226,14 +226,14 @@ Score score_bloom(const CompiledMatchSpec& spec, const BloomMatrix& a, size_t i,
     field_and_popcounts(ra + sa * kFieldWords, rb + sb * kFieldWords, 1, kFieldWords, &common);
     return similarity(role, common, pa, pb);
   };
+  const bool has_vowels = a.fields == bloom_segments(spec) && b.fields == a.fields;
   return score_with(spec, [&](uint32_t fa, uint32_t fb) -> std::optional<double> {
-    const int va = vowel_segment(spec, fa), vb = vowel_segment(spec, fb);
-    if (va >= 0 && vb >= 0 && n == bloom_segments(spec)) {
-      if (auto v = segment_similarity(static_cast<size_t>(va), static_cast<size_t>(vb), MatchRole::kName)) {
-        if (segment_similarity(fa, fb, MatchRole::kName)) return v;
-      }
-    }
-    return segment_similarity(fa, fb, spec.fields[fb].role);
+    const auto plain = segment_similarity(fa, fb, spec.fields[fb].role);
+    const int va = spec.fields[fa].vowel_segment, vb = spec.fields[fb].vowel_segment;
+    if (!plain || !has_vowels || va < 0 || vb < 0) return plain;
+    // Names written in Arabic on both sides compare with their long vowels.
+    const auto vowelled = segment_similarity(static_cast<size_t>(va), static_cast<size_t>(vb), MatchRole::kName);
+    return vowelled ? vowelled : plain;
   }, b_rarity);
 }
 
