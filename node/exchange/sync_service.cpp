@@ -177,15 +177,10 @@ std::shared_ptr<SyncService::StepReplies> SyncService::send_step(const OrgId& pe
     ++replies->outstanding;
     // The records leave by move, not by copy (a batch is thousands of small strings); the plan
     // keeps what checking and committing the receipt needs: ids, range, hash, disclosures.
-    protocol::RecordBatch sent;
-    sent.batch_id = plan.batch->batch_id;
-    sent.agreement = plan.batch->agreement;
-    sent.policy_version = plan.batch->policy_version;
-    sent.purpose = plan.batch->purpose;
-    sent.first_seq = plan.batch->first_seq;
-    sent.last_seq = plan.batch->last_seq;
-    sent.records = std::move(plan.batch->records);
+    auto records = std::move(plan.batch->records);
     plan.batch->records.clear();
+    protocol::RecordBatch sent = *plan.batch;  // the header, copied while it has no records
+    sent.records = std::move(records);
     protocol::Message request{0, std::move(sent)};
     asio::co_spawn(io_, await_reply(peer, std::move(request), replies, true), asio::detached);
   }
@@ -268,21 +263,20 @@ asio::awaitable<Result<SyncOutcome>> SyncService::run_sync(const OrgId& peer) {
     last_planned = plan.value().to_seq;
     return std::optional<SyncPlan>(std::move(plan).value());
   };
-  const auto more = [&] { return !all_planned && planned < kMaxStepsPerSync; };
-  const auto plan_next = [&]() -> Result<std::optional<SyncPlan>> {
-    if (!more()) return std::optional<SyncPlan>();
-    return take(outbox_.plan(*agreement, last_planned));
-  };
   // The next step, being planned on the planner thread while this thread commits and sends.
+  // Every plan is made there, after the commit that stored the markers of the steps before it.
   std::shared_ptr<PlannedStep> ahead;
   const auto plan_ahead = [&] {
-    if (more()) ahead = plan_on_planner(agreement, last_planned);
+    if (!all_planned && planned < kMaxStepsPerSync) ahead = plan_on_planner(agreement, last_planned);
+  };
+  const auto planner_done = [&]() -> asio::awaitable<void> {
+    if (ahead && !ahead->result) {
+      [[maybe_unused]] auto [ec] = co_await ahead->done.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
   };
   const auto next_planned = [&]() -> asio::awaitable<Result<std::optional<SyncPlan>>> {
     if (!ahead) co_return std::optional<SyncPlan>();
-    if (!ahead->result) {
-      [[maybe_unused]] auto [ec] = co_await ahead->done.async_wait(asio::as_tuple(asio::use_awaitable));
-    }
+    co_await planner_done();
     auto plan = std::move(*ahead->result);
     ahead.reset();
     co_return take(std::move(plan));
@@ -294,9 +288,7 @@ asio::awaitable<Result<SyncOutcome>> SyncService::run_sync(const OrgId& peer) {
   // Before returning early, wait until no step of this sync is still on the wire, so a later
   // sync never runs beside its leftovers (each ends by answer, error or timeout).
   const auto drain = [&]() -> asio::awaitable<void> {
-    if (ahead && !ahead->result) {
-      [[maybe_unused]] auto [ec] = co_await ahead->done.async_wait(asio::as_tuple(asio::use_awaitable));
-    }
+    co_await planner_done();
     for (auto& step : window) {
       if (step.replies->outstanding > 0) {
         [[maybe_unused]] auto [ec] = co_await step.replies->done.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -307,7 +299,8 @@ asio::awaitable<Result<SyncOutcome>> SyncService::run_sync(const OrgId& peer) {
   // The first kStepsInFlight steps are prepared in transactions of their own; every later one
   // in the transaction that commits the oldest step of the window.
   while (window.size() < kStepsInFlight) {
-    auto next = plan_next();
+    plan_ahead();
+    auto next = co_await next_planned();
     Result<void> prepared = next ? ok() : Result<void>(next.error());
     if (next && next.value()) prepared = outbox_.prepare(*next.value());
     if (!prepared) {
