@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <initializer_list>
+#include <span>
 
 #include "node/audit/audit_log.hpp"
 #include "node/core/ids.hpp"
@@ -18,8 +20,7 @@ Error bad(std::string_view what, std::string_view where) {
 }
 
 // Exactly these members, no others.
-Result<void> check_members(const json& j, std::initializer_list<std::string_view> names,
-                           std::string_view where) {
+Result<void> check_members(const json& j, std::span<const std::string_view> names, std::string_view where) {
   if (!j.is_object()) return bad("expected a JSON object", where);
   for (const auto& [k, v] : j.items()) {
     if (std::find(names.begin(), names.end(), k) == names.end()) {
@@ -30,6 +31,11 @@ Result<void> check_members(const json& j, std::initializer_list<std::string_view
     if (!j.contains(std::string(n))) return bad("missing member '" + std::string(n) + "'", where);
   }
   return ok();
+}
+
+Result<void> check_members(const json& j, std::initializer_list<std::string_view> names,
+                           std::string_view where) {
+  return check_members(j, std::span<const std::string_view>(names.begin(), names.size()), where);
 }
 
 Result<std::string> get_string(const json& j, const char* name, std::string_view where) {
@@ -101,20 +107,12 @@ Result<AuditEntry> entry_from_json(const json& j) {
   if (j.is_object() && j.contains("seq") && j["seq"].is_number_unsigned()) {
     where = fmt::format("entry seq {}", j["seq"].get<uint64_t>());
   }
+  // "records" last: present only in entries that name records (batch_disclosed).
+  static constexpr std::array<std::string_view, 19> kMembers = {
+      "seq", "time", "time_ms", "kind", "actor", "peer", "record_id", "record_version", "batch_hash", "job_id",
+      "agreement_id", "policy_hash", "purpose", "fields", "counts", "detail", "prev", "hash", "records"};
   const bool has_records = j.is_object() && j.contains("records");
-  if (has_records) {
-    JISR_TRY(check_members(j, {"seq", "time", "time_ms", "kind", "actor", "peer", "record_id",
-                               "record_version", "batch_hash", "job_id", "agreement_id",
-                               "policy_hash", "purpose", "fields", "counts", "detail", "records",
-                               "prev", "hash"},
-                           where));
-  } else {
-    JISR_TRY(check_members(j, {"seq", "time", "time_ms", "kind", "actor", "peer", "record_id",
-                               "record_version", "batch_hash", "job_id", "agreement_id",
-                               "policy_hash", "purpose", "fields", "counts", "detail", "prev",
-                               "hash"},
-                           where));
-  }
+  JISR_TRY(check_members(j, std::span(kMembers).first(has_records ? kMembers.size() : kMembers.size() - 1), where));
   AuditEntry e;
   JISR_TRY(e.seq, get_uint(j, "seq", where));
   JISR_TRY(e.time, get_time(j, where));
