@@ -175,29 +175,24 @@ std::vector<std::string> field_grams(const MatchField& field, const FieldFeature
 BloomEncoder::BloomEncoder(const CompiledMatchSpec& spec, const BloomSecret& secret)
     : spec_(spec) {
   ensure_sodium();
-  constexpr std::string_view kDomain = "jisr.bloom.field.v1";
-  for (const auto& f : spec.fields) {
-    std::string label(kDomain);
+  // BLAKE2b keyed with the secret over "jisr.bloom.field.v1" || 0 || agreement || 0 || segment.
+  const auto segment_key = [&](std::string_view segment) {
+    std::string label("jisr.bloom.field.v1");
     label.push_back('\0');
     label += spec.agreement_id;
     label.push_back('\0');
-    // One key per role, not per field: name segments must be comparable across fields to
-    // recognise swapped given and father names.
-    label += match_role_name(f.role);
+    label += segment;
     std::array<uint8_t, 16> key{};
     crypto_generichash(key.data(), key.size(), reinterpret_cast<const unsigned char*>(label.data()),
                        label.size(), secret.bytes().data(), secret.bytes().size());
-    field_keys_.push_back(key);
-  }
+    return key;
+  };
+  // One key per role, not per field: name segments must be comparable across fields to
+  // recognise swapped given and father names.
+  for (const auto& f : spec.fields) field_keys_.push_back(segment_key(match_role_name(f.role)));
   // The vowel segments have a key of their own: with the name key, a name without long vowels
   // would set the same bits in both segments, and the pair would tell that much.
-  std::string label(kDomain);
-  label.push_back('\0');
-  label += spec.agreement_id;
-  label.push_back('\0');
-  label += "name-vowels";
-  crypto_generichash(vowel_key_.data(), vowel_key_.size(), reinterpret_cast<const unsigned char*>(label.data()),
-                     label.size(), secret.bytes().data(), secret.bytes().size());
+  vowel_key_ = segment_key("name-vowels");
 }
 
 BloomEncoder::~BloomEncoder() {
