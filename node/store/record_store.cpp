@@ -142,12 +142,10 @@ Result<bool> RecordStore::remove(WriteTxn& txn, const RecordId& id) {
 }
 
 Result<std::optional<Record>> RecordStore::get(const TxnView& txn, const RecordId& id) const {
-  auto value = txn.get(Table::kRecords, id.str());
-  if (!value) return std::optional<Record>();
-  JISR_TRY(auto stored, decode_stored(*value));
-  if (stored.deleted) return std::optional<Record>();
-  JISR_TRY(auto fields, decode_fields(stored.fields));
-  return std::optional<Record>(Record{id, stored.version, stored.seq, std::move(fields)});
+  JISR_TRY(auto encoded, get_encoded(txn, id.str()));
+  if (!encoded) return std::optional<Record>();
+  JISR_TRY(auto fields, decode_fields(encoded->fields));
+  return std::optional<Record>(Record{id, encoded->version, encoded->seq, std::move(fields)});
 }
 
 Result<std::optional<EncodedRecord>> RecordStore::get_encoded(const TxnView& txn,
