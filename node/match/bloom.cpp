@@ -97,7 +97,7 @@ Result<BloomSecret> derive_bloom_secret(const std::array<uint8_t, 64>& own_ed255
 
 size_t bloom_segments(const CompiledMatchSpec& spec) {
   size_t n = spec.fields.size();
-  for (const auto& f : spec.fields) n += f.vowel_segment >= 0 ? 1 : 0;
+  for (const auto& f : spec.fields) n += (f.vowel_segment >= 0 ? 1 : 0) + (f.day_segment >= 0 ? 1 : 0);
   return n;
 }
 
@@ -119,6 +119,15 @@ void sort_unique(std::vector<std::string>& grams) {
 }
 
 }  // namespace
+
+std::vector<std::string> day_grams(const FieldFeatures& f) {
+  std::vector<std::string> grams;
+  if (!f.present || !f.date || f.date->month == 0 || f.date->day == 0) return grams;
+  // Unordered, so a day/month swap still agrees.
+  const int a = std::min(f.date->month, f.date->day), b = std::max(f.date->month, f.date->day);
+  grams.push_back("md:" + std::to_string(a) + "-" + std::to_string(b));
+  return grams;
+}
 
 std::vector<std::string> vowel_grams(const FieldFeatures& f) {
   std::vector<std::string> grams;
@@ -154,11 +163,10 @@ std::vector<std::string> field_grams(const MatchField& field, const FieldFeature
         grams.push_back("y:" + std::to_string(y));
       }
       grams.push_back("c:" + std::to_string(d.years.lo) + "-" + std::to_string(d.years.hi));
-      if (d.month != 0 && d.day != 0) {
-        // Unordered, so a day/month swap still agrees.
-        int a = std::min(d.month, d.day), b = std::max(d.month, d.day);
-        grams.push_back("md:" + std::to_string(a) + "-" + std::to_string(b));
-      }
+      // The month and day also raise the date's own similarity (as they did before they had a
+      // segment of their own): a full date agreeing to the day is a closer date.
+      auto day = day_grams(f);
+      grams.insert(grams.end(), day.begin(), day.end());
       break;
     }
     case MatchRole::kId:
@@ -193,11 +201,13 @@ BloomEncoder::BloomEncoder(const CompiledMatchSpec& spec, const BloomSecret& sec
   // The vowel segments have a key of their own: with the name key, a name without long vowels
   // would set the same bits in both segments, and the pair would tell that much.
   vowel_key_ = segment_key("name-vowels");
+  day_key_ = segment_key("date-days");
 }
 
 BloomEncoder::~BloomEncoder() {
   for (auto& k : field_keys_) sodium_memzero(k.data(), k.size());
   sodium_memzero(vowel_key_.data(), vowel_key_.size());
+  sodium_memzero(day_key_.data(), day_key_.size());
 }
 
 BloomMatrix BloomEncoder::make_matrix() const {
@@ -238,6 +248,12 @@ void BloomEncoder::encode(const RecordFeatures& record, BloomMatrix& m) const {
   for (size_t fi = 0; fi < spec_.fields.size(); ++fi) {
     if (const int seg = spec_.fields[fi].vowel_segment; seg >= 0) {
       put(static_cast<size_t>(seg), vowel_grams(record.fields[fi]), vowel_key_);
+    }
+  }
+  // Day segments, in field order, after the vowel segments.
+  for (size_t fi = 0; fi < spec_.fields.size(); ++fi) {
+    if (const int seg = spec_.fields[fi].day_segment; seg >= 0) {
+      put(static_cast<size_t>(seg), day_grams(record.fields[fi]), day_key_);
     }
   }
   m.pops.push_back(total);

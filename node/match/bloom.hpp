@@ -60,7 +60,9 @@ Result<BloomSecret> derive_bloom_secret(const std::array<uint8_t, 64>& own_ed255
 
 // Segments of a row: one per field of the spec, then one per name field for the name with its
 // written long vowels (Arabic script only; empty otherwise), which tells apart names that
-// share their consonants (محمد/محمود, حسن/حسين) when both sides wrote the name in Arabic.
+// share their consonants (محمد/محمود, حسن/حسين) when both sides wrote the name in Arabic;
+// then one per date field for its month and day (empty when either is unknown), so that the
+// scorer can tell "born the same day" from "born the same year" (MatchField::day_segment).
 size_t bloom_segments(const CompiledMatchSpec& spec);
 // The vowel segment of field f, or -1 when f is not a name.
 int vowel_segment(const CompiledMatchSpec& spec, size_t f);
@@ -95,6 +97,7 @@ class BloomEncoder {
   const CompiledMatchSpec& spec_;
   std::vector<std::array<uint8_t, 16>> field_keys_;
   std::array<uint8_t, 16> vowel_key_{};
+  std::array<uint8_t, 16> day_key_{};
 };
 
 // The grams one field contributes (exposed for tests and for explaining a filter).
@@ -102,5 +105,8 @@ std::vector<std::string> field_grams(const MatchField& field, const FieldFeature
                                      int year_tolerance);
 // The grams of a name field's vowel segment (empty when the name has no vowelled skeleton).
 std::vector<std::string> vowel_grams(const FieldFeatures& f);
+// The grams of a date field's day segment: its month and day, unordered (a source that swapped
+// them still agrees); empty when either is unknown or the date is 1 January (a placeholder).
+std::vector<std::string> day_grams(const FieldFeatures& f);
 
 }  // namespace jisr::match

@@ -20,7 +20,7 @@ FieldWeights field_weights(const std::vector<MatchField>& fields, size_t index) 
   }
   switch (role) {
     case MatchRole::kName: return first_of_role ? FieldWeights{4, -4} : FieldWeights{2.5, -2};
-    case MatchRole::kDate: return first_of_role ? FieldWeights{3, -3} : FieldWeights{2, -1.5};
+    case MatchRole::kDate: return first_of_role ? FieldWeights{3, -3, 2, -2} : FieldWeights{2, -1.5, 1, 0};
     case MatchRole::kPlace: return {2, -1.5};
     case MatchRole::kId: return {12, -2};
     case MatchRole::kCategory: return {0.5, -3};
@@ -123,7 +123,14 @@ Result<CompiledMatchSpec> compile_match_spec(const MatchSpec& spec, const Record
     FieldWeights w = field_weights(out.fields, i);
     out.fields[i].agree = w.agree;
     out.fields[i].disagree = w.disagree;
+    out.fields[i].day_agree = w.day_agree;
+    out.fields[i].day_disagree = w.day_disagree;
     if (out.fields[i].role == MatchRole::kName) out.fields[i].vowel_segment = next_vowel_segment++;
+  }
+  // Day segments after all vowel segments, so a spec without dates keeps its layout.
+  int next_day_segment = next_vowel_segment;
+  for (auto& f : out.fields) {
+    if (f.role == MatchRole::kDate) f.day_segment = next_day_segment++;
   }
   auto index_of = [&out](const std::string& name) -> int {
     for (size_t i = 0; i < out.fields.size(); ++i) {

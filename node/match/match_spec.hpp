@@ -66,6 +66,12 @@ struct MatchField {
   // kName: the Bloom segment of the name with its long vowels (bloom.hpp), after one segment
   // per field; -1 for other roles. Set by compile_match_spec: scoring reads it for every pair.
   int vowel_segment = -1;
+  // kDate: the Bloom segment of the month and day (after the vowel segments), -1 for other
+  // roles; and the bits added, in proportion to the date's agreement, when both dates have a
+  // month and day and they agree (day_agree) or differ (day_disagree).
+  int day_segment = -1;
+  double day_agree = 0.0;
+  double day_disagree = 0.0;
 };
 
 struct CompiledKey {
@@ -105,8 +111,13 @@ struct CompiledMatchSpec {
 //   first name field (the person's own name; relatives differ here)  +4 / -4
 //   other names (father, family, mother...; relatives share them)    +2.5 / -2
 //   first date (birth date)                                           +3 / -3
+//     and when both dates are full, month and day: the same              +2 / -2
+//     (u about 1/365 among people born the same year; siblings, cousins
+//     and namesakes differ here, twins aside)
 //   other dates (events: disappearance; relatives often disappear      +2 / -1.5
 //   together, but they differ in the first name; sources jitter dates)
+//     month and day: the same (few people vanish on one day); a        +1 / 0
+//     different day says little, sources jitter event dates
 //   places (compared by containment: a coarse place lies in a fine one) +2 / -1.5
 //   ids (agreement is conclusive on its own; digit errors and missing  +12 / -2
 //   ids are common, so disagreement is weak)
@@ -115,9 +126,8 @@ struct CompiledMatchSpec {
 struct FieldWeights {
   double agree = 0.0;
   double disagree = 0.0;
-  // kName: the Bloom segment of the name with its long vowels (bloom.hpp), after one segment
-  // per field; -1 for other roles. Set by compile_match_spec: scoring reads it for every pair.
-  int vowel_segment = -1;
+  double day_agree = 0.0;     // kDate only
+  double day_disagree = 0.0;  // kDate only
 };
 FieldWeights field_weights(const std::vector<MatchField>& fields, size_t index);
 

@@ -93,15 +93,18 @@ double rarity_bonus(const CompiledMatchSpec& spec, std::span<const FieldComparis
 
 // Builds a Score from a similarity function sim(field of a, field of b) (nullopt when either
 // side lacks the field), trying the first two names swapped when that fits much better.
-template <class Sim>
-Score score_with(const CompiledMatchSpec& spec, Sim sim, std::span<const float> b_rarity) {
+// day(f) tells whether date field f agrees to the day (FieldComparison::day); it is only
+// asked for date fields present on both sides.
+template <class Sim, class Day>
+Score score_with(const CompiledMatchSpec& spec, Sim sim, Day day, std::span<const float> b_rarity) {
   Score s;
   std::vector<std::optional<double>> v(spec.fields.size());
   for (uint32_t f = 0; f < spec.fields.size(); ++f) v[f] = sim(f, f);
-  auto comparisons = [&spec](const std::vector<std::optional<double>>& sims) {
+  auto comparisons = [&spec, &day](const std::vector<std::optional<double>>& sims) {
     std::vector<FieldComparison> out;
     for (uint32_t f = 0; f < spec.fields.size(); ++f) {
-      if (sims[f]) out.push_back(FieldComparison{f, *sims[f], {}});
+      if (!sims[f]) continue;
+      out.push_back(FieldComparison{f, *sims[f], {}, spec.fields[f].role == MatchRole::kDate ? day(f) : 0});
     }
     return out;
   };
@@ -141,6 +144,7 @@ double evidence(const CompiledMatchSpec& spec, std::span<const FieldComparison> 
     const MatchField& f = spec.fields[c.field];
     double a = agreement_level(c.similarity);
     total += a * f.agree + (1.0 - a) * f.disagree;
+    if (c.day != 0) total += a * (c.day > 0 ? f.day_agree : f.day_disagree);
   }
   return total;
 }
@@ -205,6 +209,11 @@ Score score_features(const CompiledMatchSpec& spec, const RecordFeatures& a,
     }
     return set_similarity(spec.fields[fb].role, field_grams(spec.fields[fa], a.fields[fa], spec.year_tolerance),
                     field_grams(spec.fields[fb], b.fields[fb], spec.year_tolerance));
+  }, [&](uint32_t f) {
+    const DateValue& x = *a.fields[f].date;
+    const DateValue& y = *b.fields[f].date;
+    if (x.month == 0 || x.day == 0 || y.month == 0 || y.day == 0) return 0;
+    return same_month_day(x, y) ? 1 : -1;
   }, b_rarity);
   for (auto& c : s.fields) {
     if (spec.fields[c.field].role == MatchRole::kDate) {
@@ -226,14 +235,25 @@ Score score_bloom(const CompiledMatchSpec& spec, const BloomMatrix& a, size_t i,
     field_and_popcounts(ra + sa * kFieldWords, rb + sb * kFieldWords, 1, kFieldWords, &common);
     return similarity(role, common, pa, pb);
   };
-  const bool has_vowels = a.fields == bloom_segments(spec) && b.fields == a.fields;
+  // Filters with the vowel and day segments of this spec (bloom_segments).
+  const bool has_segments = a.fields == bloom_segments(spec) && b.fields == a.fields;
   return score_with(spec, [&](uint32_t fa, uint32_t fb) -> std::optional<double> {
     const auto plain = segment_similarity(fa, fb, spec.fields[fb].role);
     const int va = spec.fields[fa].vowel_segment, vb = spec.fields[fb].vowel_segment;
-    if (!plain || !has_vowels || va < 0 || vb < 0) return plain;
+    if (!plain || !has_segments || va < 0 || vb < 0) return plain;
     // Names written in Arabic on both sides compare with their long vowels.
     const auto vowelled = segment_similarity(static_cast<size_t>(va), static_cast<size_t>(vb), MatchRole::kName);
     return vowelled ? vowelled : plain;
+  }, [&](uint32_t f) {
+    const int seg = spec.fields[f].day_segment;
+    if (!has_segments || seg < 0) return 0;
+    const auto s = static_cast<size_t>(seg);
+    if (a.field_pops[i * n + s] == 0 || b.field_pops[j * n + s] == 0) return 0;
+    uint32_t common = 0;
+    field_and_popcounts(ra + s * kFieldWords, rb + s * kFieldWords, 1, kFieldWords, &common);
+    // One gram of 8 bits each side: the same gram shares all 8, two different ones share by
+    // chance a bit or two of 256.
+    return common * 2 >= std::min(a.field_pops[i * n + s], b.field_pops[j * n + s]) ? 1 : -1;
   }, b_rarity);
 }
 
@@ -241,10 +261,12 @@ std::string describe(const CompiledMatchSpec& spec, const Score& score) {
   std::vector<std::string> same, similar, different, details;
   for (const auto& c : score.fields) {
     const std::string& name = spec.fields[c.field].name;
+    const char* day = c.day > 0 ? ", same day" : c.day < 0 ? ", another day" : "";
     if (!c.detail.empty()) {
-      details.push_back(name + " " + c.detail);
+      details.push_back(name + " " + c.detail + day);
       continue;
     }
+    if (c.day != 0) details.push_back(name + (c.day > 0 ? " same day" : " another day"));
     if (c.similarity >= 0.95) {
       same.push_back(name);
     } else if (c.similarity >= 0.6) {

@@ -25,6 +25,9 @@ struct FieldComparison {
   uint32_t field = 0;       // index into spec.fields
   double similarity = 0.0;  // 0..1
   std::string detail;       // e.g. "1988/1989" for dates (score_features only)
+  // kDate: +1 when both dates have a month and day and they agree (also swapped), -1 when
+  // they differ, 0 when either lacks them.
+  int day = 0;
 };
 
 struct Score {
@@ -35,8 +38,10 @@ struct Score {
 
 // Fellegi-Sunter style: each compared field's similarity becomes an agreement level in 0..1
 // (0 at or below kDisagreeBelow, 1 at or above kAgreeAbove, linear between), which mixes the
-// field's agree and disagree weights (MatchField); the sum is the evidence in bits, and the
-// score is logistic(evidence / kEvidenceScale), so 0.5 means "no evidence either way".
+// field's agree and disagree weights (MatchField); a date whose month and day are known on
+// both sides adds its day_agree or day_disagree bits times the same level (a day matters only
+// within a year that agrees); the sum is the evidence in bits, and the score is
+// logistic(evidence / kEvidenceScale), so 0.5 means "no evidence either way".
 inline constexpr double kDisagreeBelow = 0.3;
 inline constexpr double kAgreeAbove = 0.9;
 inline constexpr double kEvidenceScale = 4.0;
@@ -85,8 +90,9 @@ Score score_features(const CompiledMatchSpec& spec, const RecordFeatures& a,
 Score score_bloom(const CompiledMatchSpec& spec, const BloomMatrix& a, size_t i,
                   const BloomMatrix& b, size_t j, std::span<const float> b_rarity = {});
 
-// "same given_name, father_name; similar family_name; birth_date 1988/1989; different
-// mother_name" (grades: same >= 0.95, similar >= 0.6, else different).
+// "same given_name, father_name; similar family_name; birth_date 1988/1988, same day;
+// different mother_name" (grades: same >= 0.95, similar >= 0.6, else different; without the
+// years, as from Bloom filters: "same birth_date; birth_date another day").
 std::string describe(const CompiledMatchSpec& spec, const Score& score);
 
 // PSI: the querier learns, per peer handle, which key kinds matched. The evidence is the sum

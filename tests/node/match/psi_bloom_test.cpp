@@ -212,9 +212,9 @@ TEST_CASE("bloom encodings: similar records have high Dice, others low", "[match
   add(fields({{"given_name", "Mohamed"}, {"father_name", "Khaled"}, {"family_name", "Al-Hasan"},
               {"birth_date", "1988"}, {"sex", "male"}}));  // given and father swapped
   REQUIRE(m.size() == 4);
-  // One segment per field, and a vowel segment per name field.
-  CHECK(m.words() == (s.fields.size() + 4) * kFieldWords);
-  CHECK(bloom_segments(s) == s.fields.size() + 4);
+  // One segment per field, a vowel segment per name field and a day segment per date field.
+  CHECK(m.words() == (s.fields.size() + 4 + 2) * kFieldWords);
+  CHECK(bloom_segments(s) == s.fields.size() + 4 + 2);
 
   auto same = score_bloom(s, m, 0, m, 1);
   auto other = score_bloom(s, m, 0, m, 2);
@@ -239,6 +239,67 @@ TEST_CASE("bloom encodings: similar records have high Dice, others low", "[match
     CHECK(e.field_pops[0] > 0);
     for (size_t f = 1; f < s.fields.size(); ++f) CHECK(e.field_pops[f] == 0);
     CHECK(score_bloom(s, e, 0, m, 0).fields.size() == 1);
+  }
+}
+
+TEST_CASE("scorer: a birth date that agrees to the day weighs more than the year alone", "[match][scorer]") {
+  auto s = spec();
+  auto rec = [&](const char* given, const char* born) {
+    return fields({{"given_name", given}, {"father_name", "محمد"}, {"family_name", "الحسن"},
+                   {"birth_date", born}, {"sex", "male"}});
+  };
+  // The same names throughout (a person, or a cousin and namesake): only the day differs.
+  const FieldMap person = rec("خالد", "1988-03-11");
+  const FieldMap same_day = rec("Khaled", "1988-11-03");      // day and month swapped by a source
+  const FieldMap year_only = rec("Khaled", "1988");
+  const FieldMap placeholder = rec("Khaled", "1988-01-01");   // 1 January: the year only
+  const FieldMap another_day = rec("Khaled", "1988-07-25");
+  const FieldMap other_year = rec("Khaled", "1979-03-11");    // same day, ten years apart
+  std::vector<FieldMap> all{person, same_day, year_only, placeholder, another_day, other_year};
+
+  auto day_of = [&](const Score& sc) {
+    for (const auto& c : sc.fields) {
+      if (s.fields[c.field].name == "birth_date") return c.day;
+    }
+    return 99;
+  };
+  SECTION("in clear") {
+    std::vector<RecordFeatures> f;
+    for (const auto& m : all) f.push_back(extract_features(s, m));
+    const Score sd = score_features(s, f[0], f[1]), yo = score_features(s, f[0], f[2]),
+                ph = score_features(s, f[0], f[3]), ad = score_features(s, f[0], f[4]),
+                oy = score_features(s, f[0], f[5]);
+    CHECK(day_of(sd) == 1);
+    CHECK(day_of(yo) == 0);
+    CHECK(day_of(ph) == 0);
+    CHECK(day_of(ad) == -1);
+    CHECK(sd.value > yo.value);
+    CHECK(yo.value > ad.value);
+    CHECK(ph.value == Approx(yo.value));
+    // A day that agrees in a year that does not adds nothing.
+    CHECK(oy.value < ad.value);
+    CHECK(describe(s, sd).find("birth_date 1988/1988, same day") != std::string::npos);
+    CHECK(describe(s, ad).find("birth_date 1988/1988, another day") != std::string::npos);
+  }
+  SECTION("from Bloom filters, the same decisions") {
+    BloomSecret secret(std::array<uint8_t, 32>{4, 5, 6});
+    BloomEncoder enc(s, secret);
+    BloomMatrix m = enc.make_matrix();
+    for (const auto& r : all) enc.encode(extract_features(s, r), m);
+    const int day_seg = s.fields[static_cast<size_t>(s.first_of(MatchRole::kDate))].day_segment;
+    REQUIRE(day_seg >= 0);
+    CHECK(m.field_pops[0 * m.fields + static_cast<size_t>(day_seg)] > 0);
+    CHECK(m.field_pops[2 * m.fields + static_cast<size_t>(day_seg)] == 0);  // year only
+    CHECK(m.field_pops[3 * m.fields + static_cast<size_t>(day_seg)] == 0);  // placeholder
+    const Score sd = score_bloom(s, m, 0, m, 1), yo = score_bloom(s, m, 0, m, 2),
+                ad = score_bloom(s, m, 0, m, 4), oy = score_bloom(s, m, 0, m, 5);
+    CHECK(day_of(sd) == 1);
+    CHECK(day_of(yo) == 0);
+    CHECK(day_of(ad) == -1);
+    CHECK(sd.value > yo.value);
+    CHECK(yo.value > ad.value);
+    CHECK(oy.value < ad.value);
+    CHECK(describe(s, ad).find("birth_date another day") != std::string::npos);
   }
 }
 
