@@ -357,6 +357,22 @@ std::vector<uint64_t> blocking_keys(const CompiledMatchSpec& spec, const RecordF
       out.push_back(keyed_hash(join({"ny", record.fields[names[0]].skeleton, bucket}), key));
     }
   }
+  // Records with a typo in one name and another name missing share no pair of names; a full
+  // date, or one name with the month of a date, still brings them together.
+  for (uint32_t f = 0; f < spec.fields.size(); ++f) {
+    const auto& ff = record.fields[f];
+    if (spec.fields[f].role != MatchRole::kDate || !ff.present) continue;
+    const DateValue& d = *ff.date;
+    if (d.years.lo != d.years.hi || d.month == 0) continue;  // a year or an estimate only
+    const std::string year = std::to_string(d.years.lo);
+    if (d.day != 0) {
+      const int lo = std::min(d.month, d.day), hi = std::max(d.month, d.day);  // swap-tolerant
+      out.push_back(keyed_hash(join({"dd", spec.fields[f].name, year, std::to_string(lo), std::to_string(hi)}), key));
+    }
+    for (uint32_t n : names) {
+      out.push_back(keyed_hash(join({"nm", spec.fields[f].name, record.fields[n].skeleton, year, std::to_string(d.month)}), key));
+    }
+  }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;

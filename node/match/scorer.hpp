@@ -109,7 +109,9 @@ PsiDecision psi_decide(const CompiledMatchSpec& spec, std::span<const uint32_t> 
 
 // Blocking keys: 64-bit keyed hashes of every unordered pair of name skeletons (swap- and
 // typo-tolerant: a typo in one name leaves the other pairs), of the first name with each
-// candidate birth year, and of each id. `key` is a per-job or per-agreement hashing key.
+// candidate birth year, of each id, of each full date (month and day unordered), and of each
+// name with the year and month of each date (for a typo in one name with another missing).
+// `key` is a per-job or per-agreement hashing key.
 std::vector<uint64_t> blocking_keys(const CompiledMatchSpec& spec, const RecordFeatures& record,
                                     const std::array<uint8_t, 16>& key);
 

@@ -159,8 +159,10 @@ constexpr std::array<std::string_view, 24> kPlaceStopwords = {
 // exonyms, Kurdish names). A deployment elsewhere extends this table.
 constexpr std::array<std::string_view, 5> kAleppo = {"halab", "aleppo", "alep", "haleb",
                                                      "\u062D\u0644\u0628"};
-constexpr std::array<std::string_view, 5> kDamascus = {"dimashq", "damascus", "damas",
-                                                       "damaskus", "\u062F\u0645\u0634\u0642"};
+// Al-Sham: what Syrians commonly call Damascus.
+constexpr std::array<std::string_view, 7> kDamascus = {
+    "dimashq", "damascus", "damas", "damaskus", "\u062F\u0645\u0634\u0642", "al-sham",
+    "\u0627\u0644\u0634\u0627\u0645"};
 constexpr std::array<std::string_view, 6> kLatakia = {
     "al-ladhiqiyah", "latakia", "lattakia", "lattaquie", "latakieh",
     "\u0627\u0644\u0644\u0627\u0630\u0642\u064A\u0647"};

@@ -240,6 +240,42 @@ void explain(const char* method, const PairSet& predicted, const PairSet& truth,
   }
 }
 
+// Why true pairs were missed at `threshold`: never compared (blocking), scored below the
+// threshold, or beaten by another candidate of the same report. With
+// JISR_MATCH_QUALITY_EXPLAIN the pairs blocking missed are listed (records in full).
+void false_negative_causes(const std::vector<Scored>& scored, double threshold, const PairSet& truth,
+                           const Dataset& a, const Dataset& b) {
+  std::map<std::pair<uint32_t, uint32_t>, double> score;
+  std::unordered_map<uint32_t, double> top;
+  for (const auto& s : scored) {
+    score[{s.a, s.b}] = s.score;
+    top[s.a] = std::max(top[s.a], s.score);
+  }
+  std::unordered_map<std::string, uint32_t> ia, ib;
+  for (uint32_t i = 0; i < a.ids.size(); ++i) ia[a.ids[i]] = i;
+  for (uint32_t j = 0; j < b.ids.size(); ++j) ib[b.ids[j]] = j;
+  const bool list = std::getenv("JISR_MATCH_QUALITY_EXPLAIN") != nullptr;
+  int unblocked = 0, below = 0, beaten = 0;
+  for (const auto& [x, y] : truth) {
+    if (!ia.count(x) || !ib.count(y)) continue;
+    const uint32_t i = ia[x], j = ib[y];
+    auto it = score.find({i, j});
+    if (it == score.end()) {
+      ++unblocked;
+      if (list) {
+        std::fprintf(stderr, "not compared (blocking) %s %s\n  A: %s\n  B: %s\n", x.c_str(), y.c_str(),
+                     show(a.records[i]).c_str(), show(b.records[j]).c_str());
+      }
+    } else if (it->second < top[i] && top[i] >= threshold) {
+      ++beaten;
+    } else if (it->second < threshold) {
+      ++below;
+    }
+  }
+  std::printf("  missed pairs: %d never compared (blocking), %d below the threshold, %d beaten by "
+              "another candidate of the same report\n", unblocked, below, beaten);
+}
+
 // JISR_MATCH_QUALITY_ANALYSE=1 prints, per method, the most common patterns of field
 // agreement among false negatives and false positives (aggregated counts only, no values):
 // one letter per field, S same (similarity >= 0.95), s similar (>= 0.6), D different,
@@ -662,6 +698,7 @@ int main(int argc, char** argv) {
     Sweep best = sweep(scored, truth, hard, a, b);
     std::snprintf(extra, sizeof extra, "  [best threshold %.2f; %.1f s]", best.threshold, secs);
     print_quality("bloom", best.quality, extra);
+    false_negative_causes(scored, best.threshold, truth, a, b);
     analyse("bloom", cs, to_pairs(best_per_querier(scored, 0.0), best.threshold, a, b), truth, a,
             b, fa, fb, relation);
     explain("bloom", to_pairs(best_per_querier(scored, 0.0), best.threshold, a, b), truth, a, b,

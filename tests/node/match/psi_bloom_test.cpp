@@ -563,4 +563,25 @@ TEST_CASE("blocking: shared blocks only, oversized blocks skipped", "[match][blo
   CHECK(pairs[0] == std::pair<uint32_t, uint32_t>{0, 0});  // swapped names share the pair block
   CHECK(blocking_keys(s, f1, key) != blocking_keys(s, f1, std::array<uint8_t, 16>{8}));
   CHECK(candidate_pairs(a, b, 0).empty());
+  SECTION("a typo in one name and another missing: a full date or a name with a month still meets") {
+    auto typo = extract_features(s, fields({{"given_name", "شاجي"}, {"father_name", "محمد"},
+                                            {"missing_date", "2012-08-19"}}));
+    auto month = extract_features(s, fields({{"given_name", "شادي"}, {"family_name", "احمد"},
+                                             {"missing_date", "2012-08"}, {"father_name", "محمد"}}));
+    auto day = extract_features(s, fields({{"given_name", "Shadi"}, {"birth_date", "1994-01-17"}}));
+    auto day_swapped = extract_features(s, fields({{"given_name", "Yusuf"}, {"birth_date", "1994-11-03"}}));
+    auto day_unswapped = extract_features(s, fields({{"given_name", "عمر"}, {"birth_date", "1994-03-11"}}));
+    auto day_typo = extract_features(s, fields({{"given_name", "شاجي"}, {"birth_date", "1994-01-17"}}));
+    auto other_month = extract_features(s, fields({{"given_name", "شاجي"}, {"father_name", "علي"},
+                                                   {"missing_date", "2012-09"}}));
+    auto share = [&](const RecordFeatures& x, const RecordFeatures& y) {
+      std::vector<std::vector<uint64_t>> xa = {blocking_keys(s, x, key)}, yb = {blocking_keys(s, y, key)};
+      return !candidate_pairs(xa, yb).empty();
+    };
+    CHECK(share(typo, month));       // father_name with 2012-08
+    CHECK(share(day, day_typo));     // the same full birth date
+    CHECK(share(day_swapped, day_unswapped));  // only the date, its day and month swapped
+    CHECK_FALSE(share(typo, other_month));
+    CHECK_FALSE(share(day, day_unswapped));
+  }
 }
