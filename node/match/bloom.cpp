@@ -97,7 +97,9 @@ Result<BloomSecret> derive_bloom_secret(const std::array<uint8_t, 64>& own_ed255
 
 size_t bloom_segments(const CompiledMatchSpec& spec) {
   size_t n = spec.fields.size();
-  for (const auto& f : spec.fields) n += (f.vowel_segment >= 0 ? 1 : 0) + (f.day_segment >= 0 ? 1 : 0);
+  for (const auto& f : spec.fields) {
+    n += (f.vowel_segment >= 0 ? 1 : 0) + (f.day_segment >= 0 ? 1 : 0) + (f.first_word_segment >= 0 ? 1 : 0);
+  }
   return n;
 }
 
@@ -126,6 +128,14 @@ std::vector<std::string> day_grams(const FieldFeatures& f) {
   // Unordered, so a day/month swap still agrees.
   const int a = std::min(f.date->month, f.date->day), b = std::max(f.date->month, f.date->day);
   grams.push_back("md:" + std::to_string(a) + "-" + std::to_string(b));
+  return grams;
+}
+
+std::vector<std::string> first_word_grams(const FieldFeatures& f) {
+  std::vector<std::string> grams;
+  if (!f.present || f.first_name.empty() || f.first_name == f.skeleton) return grams;
+  add_name_grams(f.first_name, grams);
+  sort_unique(grams);
   return grams;
 }
 
@@ -202,12 +212,15 @@ BloomEncoder::BloomEncoder(const CompiledMatchSpec& spec, const BloomSecret& sec
   // would set the same bits in both segments, and the pair would tell that much.
   vowel_key_ = segment_key("name-vowels");
   day_key_ = segment_key("date-days");
+  // The first names share the names' key, so that they compare with a whole name.
+  name_key_ = segment_key(match_role_name(MatchRole::kName));
 }
 
 BloomEncoder::~BloomEncoder() {
   for (auto& k : field_keys_) sodium_memzero(k.data(), k.size());
   sodium_memzero(vowel_key_.data(), vowel_key_.size());
   sodium_memzero(day_key_.data(), day_key_.size());
+  sodium_memzero(name_key_.data(), name_key_.size());
 }
 
 BloomMatrix BloomEncoder::make_matrix() const {
@@ -254,6 +267,12 @@ void BloomEncoder::encode(const RecordFeatures& record, BloomMatrix& m) const {
   for (size_t fi = 0; fi < spec_.fields.size(); ++fi) {
     if (const int seg = spec_.fields[fi].day_segment; seg >= 0) {
       put(static_cast<size_t>(seg), day_grams(record.fields[fi]), day_key_);
+    }
+  }
+  // First-name segments, in field order, after the day segments.
+  for (size_t fi = 0; fi < spec_.fields.size(); ++fi) {
+    if (const int seg = spec_.fields[fi].first_word_segment; seg >= 0) {
+      put(static_cast<size_t>(seg), first_word_grams(record.fields[fi]), name_key_);
     }
   }
   m.pops.push_back(total);

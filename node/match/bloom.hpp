@@ -62,7 +62,10 @@ Result<BloomSecret> derive_bloom_secret(const std::array<uint8_t, 64>& own_ed255
 // written long vowels (Arabic script only; empty otherwise), which tells apart names that
 // share their consonants (محمد/محمود, حسن/حسين) when both sides wrote the name in Arabic;
 // then one per date field for its month and day (empty when either is unknown), so that the
-// scorer can tell "born the same day" from "born the same year" (MatchField::day_segment).
+// scorer can tell "born the same day" from "born the same year" (MatchField::day_segment);
+// then one per name field for the first of several names (empty for a single name), under the
+// name key: a source that wrote only the mother's given name ("Fatima") compares with the
+// first name of the other's "Fatima al-Khatib" (MatchField::first_word_segment).
 size_t bloom_segments(const CompiledMatchSpec& spec);
 // The vowel segment of field f, or -1 when f is not a name.
 int vowel_segment(const CompiledMatchSpec& spec, size_t f);
@@ -98,6 +101,7 @@ class BloomEncoder {
   std::vector<std::array<uint8_t, 16>> field_keys_;
   std::array<uint8_t, 16> vowel_key_{};
   std::array<uint8_t, 16> day_key_{};
+  std::array<uint8_t, 16> name_key_{};
 };
 
 // The grams one field contributes (exposed for tests and for explaining a filter).
@@ -108,5 +112,8 @@ std::vector<std::string> vowel_grams(const FieldFeatures& f);
 // The grams of a date field's day segment: its month and day, unordered (a source that swapped
 // them still agrees); empty when either is unknown or the date is 1 January (a placeholder).
 std::vector<std::string> day_grams(const FieldFeatures& f);
+// The grams of a name field's first-name segment: the grams of its first name (as
+// field_grams of that name alone), empty for a single name.
+std::vector<std::string> first_word_grams(const FieldFeatures& f);
 
 }  // namespace jisr::match

@@ -132,6 +132,10 @@ Result<CompiledMatchSpec> compile_match_spec(const MatchSpec& spec, const Record
   for (auto& f : out.fields) {
     if (f.role == MatchRole::kDate) f.day_segment = next_day_segment++;
   }
+  int next_first_word_segment = next_day_segment;
+  for (auto& f : out.fields) {
+    if (f.role == MatchRole::kName) f.first_word_segment = next_first_word_segment++;
+  }
   auto index_of = [&out](const std::string& name) -> int {
     for (size_t i = 0; i < out.fields.size(); ++i) {
       if (out.fields[i].name == name) return static_cast<int>(i);

@@ -72,6 +72,9 @@ struct MatchField {
   int day_segment = -1;
   double day_agree = 0.0;
   double day_disagree = 0.0;
+  // kName: the Bloom segment of the first of several names (after the day segments), -1 for
+  // other roles.
+  int first_word_segment = -1;
 };
 
 struct CompiledKey {

@@ -201,14 +201,23 @@ std::span<const float> NameRarity::row(size_t j) const {
 Score score_features(const CompiledMatchSpec& spec, const RecordFeatures& a,
                      const RecordFeatures& b, std::span<const float> b_rarity) {
   Score s = score_with(spec, [&](uint32_t fa, uint32_t fb) -> std::optional<double> {
-    if (!a.fields[fa].present || !b.fields[fb].present) return std::nullopt;
-    // Names both written in Arabic script compare with their long vowels (bloom.hpp).
-    if (spec.fields[fa].role == MatchRole::kName && !a.fields[fa].vowelled.empty() &&
-        !b.fields[fb].vowelled.empty()) {
-      return set_similarity(MatchRole::kName, vowel_grams(a.fields[fa]), vowel_grams(b.fields[fb]));
+    const FieldFeatures& x = a.fields[fa];
+    const FieldFeatures& y = b.fields[fb];
+    if (!x.present || !y.present) return std::nullopt;
+    if (spec.fields[fa].role != MatchRole::kName) {
+      return set_similarity(spec.fields[fb].role, field_grams(spec.fields[fa], x, spec.year_tolerance),
+                            field_grams(spec.fields[fb], y, spec.year_tolerance));
     }
-    return set_similarity(spec.fields[fb].role, field_grams(spec.fields[fa], a.fields[fa], spec.year_tolerance),
-                    field_grams(spec.fields[fb], b.fields[fb], spec.year_tolerance));
+    // Names both written in Arabic script compare with their long vowels (bloom.hpp).
+    double sim = !x.vowelled.empty() && !y.vowelled.empty()
+                     ? set_similarity(MatchRole::kName, vowel_grams(x), vowel_grams(y))
+                     : set_similarity(MatchRole::kName, field_grams(spec.fields[fa], x, 0),
+                                      field_grams(spec.fields[fb], y, 0));
+    // One source wrote several names, the other one: its first name may be all it wrote.
+    const auto xf = first_word_grams(x), yf = first_word_grams(y);
+    if (!xf.empty() && yf.empty()) sim = std::max(sim, set_similarity(MatchRole::kName, xf, field_grams(spec.fields[fb], y, 0)));
+    if (xf.empty() && !yf.empty()) sim = std::max(sim, set_similarity(MatchRole::kName, field_grams(spec.fields[fa], x, 0), yf));
+    return sim;
   }, [&](uint32_t f) {
     const DateValue& x = *a.fields[f].date;
     const DateValue& y = *b.fields[f].date;
@@ -243,7 +252,15 @@ Score score_bloom(const CompiledMatchSpec& spec, const BloomMatrix& a, size_t i,
     if (!plain || !has_segments || va < 0 || vb < 0) return plain;
     // Names written in Arabic on both sides compare with their long vowels.
     const auto vowelled = segment_similarity(static_cast<size_t>(va), static_cast<size_t>(vb), MatchRole::kName);
-    return vowelled ? vowelled : plain;
+    double sim = vowelled ? *vowelled : *plain;
+    // One source wrote several names, the other one: its first name may be all it wrote (the
+    // first-name segment is under the names' key, so it compares with a whole name).
+    const auto wa = static_cast<size_t>(spec.fields[fa].first_word_segment);
+    const auto wb = static_cast<size_t>(spec.fields[fb].first_word_segment);
+    const bool a_several = a.field_pops[i * n + wa] > 0, b_several = b.field_pops[j * n + wb] > 0;
+    if (a_several && !b_several) sim = std::max(sim, segment_similarity(wa, fb, MatchRole::kName).value_or(0.0));
+    if (!a_several && b_several) sim = std::max(sim, segment_similarity(fa, wb, MatchRole::kName).value_or(0.0));
+    return sim;
   }, [&](uint32_t f) {
     const int seg = spec.fields[f].day_segment;
     if (!has_segments || seg < 0) return 0;

@@ -212,9 +212,10 @@ TEST_CASE("bloom encodings: similar records have high Dice, others low", "[match
   add(fields({{"given_name", "Mohamed"}, {"father_name", "Khaled"}, {"family_name", "Al-Hasan"},
               {"birth_date", "1988"}, {"sex", "male"}}));  // given and father swapped
   REQUIRE(m.size() == 4);
-  // One segment per field, a vowel segment per name field and a day segment per date field.
-  CHECK(m.words() == (s.fields.size() + 4 + 2) * kFieldWords);
-  CHECK(bloom_segments(s) == s.fields.size() + 4 + 2);
+  // One segment per field, a vowel and a first-name segment per name field and a day segment
+  // per date field.
+  CHECK(m.words() == (s.fields.size() + 4 + 2 + 4) * kFieldWords);
+  CHECK(bloom_segments(s) == s.fields.size() + 4 + 2 + 4);
 
   auto same = score_bloom(s, m, 0, m, 1);
   auto other = score_bloom(s, m, 0, m, 2);
@@ -300,6 +301,46 @@ TEST_CASE("scorer: a birth date that agrees to the day weighs more than the year
     CHECK(yo.value > ad.value);
     CHECK(oy.value < ad.value);
     CHECK(describe(s, ad).find("birth_date another day") != std::string::npos);
+  }
+}
+
+TEST_CASE("scorer: a name written alone meets the first of several names", "[match][scorer]") {
+  auto s = spec();
+  auto rec = [&](const char* mother) {
+    return fields({{"given_name", "خالد"}, {"father_name", "محمد"}, {"mother_name", mother}});
+  };
+  std::vector<FieldMap> all{rec("فاطمة الخطيب"), rec("فاطمة"), rec("Fatima"), rec("خديجة"),
+                            rec("فاطمة العلي")};
+  auto mother_sim = [&](const Score& sc) {
+    for (const auto& c : sc.fields) {
+      if (s.fields[c.field].name == "mother_name") return c.similarity;
+    }
+    return -1.0;
+  };
+  std::vector<RecordFeatures> f;
+  for (const auto& m : all) f.push_back(extract_features(s, m));
+  SECTION("in clear") {
+    CHECK(mother_sim(score_features(s, f[0], f[1])) == Approx(1.0));
+    CHECK(mother_sim(score_features(s, f[1], f[0])) == Approx(1.0));
+    CHECK(mother_sim(score_features(s, f[0], f[2])) == Approx(1.0));  // across scripts
+    CHECK(mother_sim(score_features(s, f[0], f[3])) < 0.5);
+    // Both wrote two names: the whole names compare, the family names differ.
+    CHECK(mother_sim(score_features(s, f[0], f[4])) < 0.9);
+  }
+  SECTION("from Bloom filters") {
+    BloomSecret secret(std::array<uint8_t, 32>{7, 7});
+    BloomEncoder enc(s, secret);
+    BloomMatrix m = enc.make_matrix();
+    for (const auto& r : f) enc.encode(r, m);
+    const auto seg = static_cast<size_t>(s.fields[3].first_word_segment);
+    REQUIRE(s.fields[3].name == "mother_name");
+    CHECK(m.field_pops[0 * m.fields + seg] > 0);
+    CHECK(m.field_pops[1 * m.fields + seg] == 0);  // a single name
+    CHECK(mother_sim(score_bloom(s, m, 0, m, 1)) == Approx(1.0));
+    CHECK(mother_sim(score_bloom(s, m, 1, m, 0)) == Approx(1.0));
+    CHECK(mother_sim(score_bloom(s, m, 0, m, 2)) == Approx(1.0));
+    CHECK(mother_sim(score_bloom(s, m, 0, m, 3)) < 0.5);
+    CHECK(mother_sim(score_bloom(s, m, 0, m, 4)) < 0.9);
   }
 }
 
