@@ -9,6 +9,7 @@
 #include <cstring>
 #include <limits>
 
+#include "node/core/record.hpp"
 #include "protocol/jisr.capnp.h"
 
 namespace jisr::protocol {
@@ -35,11 +36,7 @@ void put_records(capnp::List<wire::Record>::Builder list, const std::vector<Wire
     auto r = list[i];
     r.setRecordId(text(records[i].id.str()));
     r.setVersion(records[i].version);
-    auto fields = r.initFields(static_cast<unsigned>(records[i].fields.size()));
-    for (unsigned j = 0; j < records[i].fields.size(); ++j) {
-      fields[j].setName(text(records[i].fields[j].name));
-      fields[j].setValue(text(records[i].fields[j].value));
-    }
+    r.setEncodedFields(data(records[i].fields));
   }
 }
 
@@ -232,10 +229,21 @@ class Decoder {
       WireRecord rec;
       rec.id = record_id(r.getRecordId());
       rec.version = r.getVersion();
-      auto fields = r.getFields();
-      if (!list_size(fields.size(), "fields")) return out;
-      rec.fields.reserve(fields.size());
-      for (auto f : fields) rec.fields.push_back(Field{text(f.getName(), "field name"), text(f.getValue(), "field value")});
+      if (r.hasEncodedFields()) {
+        rec.fields = bytes(r.getEncodedFields(), "encodedFields");
+        // Checked here so that a record's fields are always well formed past this layer: the
+        // receiver reads them in place.
+        if (ok() && !decode_fields_view(rec.fields, fields_)) fail("encodedFields is not a canonical record encoding");
+      } else {
+        // An older sender's field list, read as before: any order, the last of a repeated name
+        // wins, an empty value is no field.
+        auto fields = r.getFields();
+        if (!list_size(fields.size(), "fields")) return out;
+        std::vector<FieldMap::Entry> entries;
+        entries.reserve(fields.size());
+        for (auto f : fields) entries.emplace_back(text(f.getName(), "field name"), text(f.getValue(), "field value"));
+        if (ok()) rec.fields = encode_fields(std::move(entries));
+      }
       if (!ok()) return out;
       out.push_back(std::move(rec));
     }
@@ -253,6 +261,7 @@ class Decoder {
  private:
   const DecodeLimits& limits_;
   std::string error_;
+  std::vector<FieldView> fields_;  // reused by every record's check
 };
 
 ErrorCode error_code_from_wire(wire::ErrorCode c) {

@@ -73,20 +73,17 @@ Result<protocol::BatchReceipt> Inbox::receive_batch(const OrgId& peer,
         ++rejected;
         continue;
       }
-      // The fields as a FieldMap built by set() in wire order would hold them: by name, the
-      // last of a repeated name wins, an empty value is no field.
-      incoming.clear();
-      for (const auto& f : wire.fields) incoming.emplace_back(f.name, f.value);
-      std::stable_sort(incoming.begin(), incoming.end(),
-                       [](const FieldView& a, const FieldView& b) { return a.first < b.first; });
+      // Read in place: sorted, unique names, non-empty values (a decoded message was checked;
+      // anything else is rejected like an invalid value).
+      if (!decode_fields_view(wire.fields, incoming)) {
+        ++rejected;
+        continue;
+      }
       checked.clear();
       bool valid = true;
       // An invalid value rejects the record, but the scan goes on so that every field our
       // accept rules drop is still named in the log.
-      for (size_t i = 0; i < incoming.size(); ++i) {
-        if (i + 1 < incoming.size() && incoming[i + 1].first == incoming[i].first) continue;
-        const auto [name, raw] = incoming[i];
-        if (raw.empty()) continue;
+      for (const auto& [name, raw] : incoming) {
         if (!policies::accepts(*agreement, name)) {
           dropped.emplace(name);
           continue;

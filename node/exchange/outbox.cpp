@@ -144,14 +144,10 @@ Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement,
       plan.to_seq = c.seq;
       return true;
     }
-    protocol::WireRecord wire{c.id, version, {}};
-    wire.fields.reserve(projection.fields.size());
-    for (const auto& [name, value] : projection.fields) {
-      bytes += name.size() + value.size() + 8;
-      wire.fields.push_back({std::string(name), std::string(value)});
-    }
+    // The wire carries the canonical encoding just hashed: one copy, no per-field strings.
+    protocol::WireRecord wire{c.id, version, digest_input.substr(digest_prefix.size())};
     Disclosure disclosure{c.id, version, digest, field_set_of(plan, projection.fields)};
-    bytes += c.id.str().size() + 16;
+    bytes += wire.fields.size() + c.id.str().size() + 16;
     batch.records.push_back(std::move(wire));
     plan.disclosures.push_back(std::move(disclosure));
     plan.to_seq = c.seq;

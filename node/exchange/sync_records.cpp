@@ -11,13 +11,17 @@ Error corrupt(std::string_view what) {
   return make_error(Errc::kInternal, "corrupt " + std::string(what) + " entry", "store");
 }
 
+// A record in the batch encoding: id, version, field count, then each name and value. The
+// record encoding of the fields (format byte, count, names and values) already holds the rest
+// after its format byte, so that tail is copied as it is. An empty string (a record built by
+// hand with no encoding) counts as no fields.
 void put_record(ByteWriter& w, const protocol::WireRecord& r) {
   w.bytes(r.id.str());
   w.varint(r.version);
-  w.varint(r.fields.size());
-  for (const auto& f : r.fields) {
-    w.bytes(f.name);
-    w.bytes(f.value);
+  if (r.fields.empty()) {
+    w.varint(0);
+  } else {
+    w.raw(std::string_view(r.fields).substr(1));
   }
 }
 }  // namespace
