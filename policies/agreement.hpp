@@ -80,6 +80,9 @@ struct ShareRule {
   std::vector<std::string> purposes;  // empty: every purpose of the agreement
   std::vector<std::string> fields;    // sorted, unique, never empty
   std::vector<FieldTransform> transforms;  // sorted by field; each field is in `fields`
+  // Derived by the compiler: `fields` minus the agreement's never list, each with its
+  // transform, sorted by field. What project() merges a record's sorted fields with.
+  std::vector<FieldTransform> leaving;
 
   Transform transform_of(std::string_view field) const;
   bool operator==(const ShareRule&) const = default;
