@@ -64,6 +64,7 @@ Sha256 Sha256Builder::finish() {
   unsigned int size = 0;
   JISR_ASSERT(EVP_DigestFinal_ex(ctx_->ctx.get(), out.data(), &size) == 1 && size == out.size(),
               "SHA-256 final failed");
+  JISR_ASSERT(EVP_DigestInit_ex2(ctx_->ctx.get(), nullptr, nullptr) == 1, "SHA-256 init failed");
   return out;
 }
 

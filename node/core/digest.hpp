@@ -32,7 +32,8 @@ class Sha256Builder {
   Sha256Builder& operator=(const Sha256Builder&) = delete;
 
   Sha256Builder& add(std::string_view data);
-  // The digest of everything added; the builder is then spent (add() again is a bug).
+  // The digest of everything added. The builder then starts again, empty, so a loop that
+  // hashes many short inputs reuses one context (sha256() sets one up and frees it per call).
   Sha256 finish();
 
  private:

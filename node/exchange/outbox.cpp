@@ -100,6 +100,7 @@ Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement,
     return w.take();
   }();
   std::string digest_input = digest_prefix;  // prefix || canonical projection
+  Sha256Builder projection_hash;             // one context for every record's digest
   Result<void> inner = ok();
   JISR_TRY(records_.changes_since(txn, plan.from_seq, [&](const store::Change& c) {
     if (batch.records.size() >= limits_.batch_records || withdrawal.records.size() >= limits_.batch_records ||
@@ -138,7 +139,7 @@ Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement,
     }
     digest_input.resize(digest_prefix.size());
     encode_sorted_fields(projection.fields, digest_input);
-    const Sha256 digest = sha256(digest_input);
+    const Sha256 digest = projection_hash.add(digest_input).finish();
     if (!flying && sent.value() && !sent.value()->in_doubt && hex_equals(sent.value()->digest, digest)) {
       // The peer confirmed it holds exactly this.
       plan.to_seq = c.seq;

@@ -100,6 +100,10 @@ TEST_CASE("sha256 matches the standard test vector", "[core]") {
   Sha256Builder b;
   b.add("a").add("bc");
   CHECK(to_hex(b.finish()) == sha256_hex("abc"));
+  // finish() starts it again, empty.
+  b.add("de");
+  CHECK(to_hex(b.finish()) == sha256_hex("de"));
+  CHECK(to_hex(b.finish()) == sha256_hex(""));
 }
 
 TEST_CASE("strict YAML reports duplicate and unknown keys with positions", "[core][yaml]") {
