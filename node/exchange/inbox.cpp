@@ -81,11 +81,14 @@ Result<protocol::BatchReceipt> Inbox::receive_batch(const OrgId& peer,
       }
       checked.clear();
       bool valid = true;
+      bool as_sent = true;  // every field kept, each value already canonical
+      policies::AcceptedFields accepted_fields(*agreement);
       // An invalid value rejects the record, but the scan goes on so that every field our
       // accept rules drop is still named in the log.
       for (const auto& [name, raw] : incoming) {
-        if (!policies::accepts(*agreement, name)) {
+        if (!accepted_fields.accepts(name)) {
           dropped.emplace(name);
+          as_sent = false;
           continue;
         }
         const FieldSpec* spec = schema_.find(name);
@@ -95,6 +98,7 @@ Result<protocol::BatchReceipt> Inbox::receive_batch(const OrgId& peer,
           valid = false;
           continue;
         }
+        if (canonical.value().data() != raw.data() || canonical.value().size() != raw.size()) as_sent = false;
         checked.emplace_back(name, canonical.value());
       }
       if (!valid) {
@@ -110,11 +114,14 @@ Result<protocol::BatchReceipt> Inbox::receive_batch(const OrgId& peer,
           continue;
         }
       }
-      encoded.clear();
-      encode_sorted_fields(checked, encoded);
+      // Kept exactly as sent: the sent encoding is already the canonical one of what is kept.
+      if (!as_sent) {
+        encoded.clear();
+        encode_sorted_fields(checked, encoded);
+      }
       provenance.id = wire.id;
       provenance.version = wire.version;
-      encode_received(provenance, encoded, value);
+      encode_received(provenance, as_sent ? std::string_view(wire.fields) : std::string_view(encoded), value);
       JISR_TRY(txn.put(store::Table::kReceived, key, value));
       ++accepted;
     }
