@@ -106,14 +106,6 @@ Result<protocol::BatchReceipt> Inbox::receive_batch(const OrgId& peer,
         continue;
       }
       const std::string key = peer_key(peer, wire.id.str());
-      if (auto existing = txn.get(store::Table::kReceived, key)) {
-        JISR_TRY(auto held, decode_received(key, *existing));
-        if (held.version >= wire.version) {
-          ++already;
-          ++accepted;
-          continue;
-        }
-      }
       // Kept exactly as sent: the sent encoding is already the canonical one of what is kept.
       if (!as_sent) {
         encoded.clear();
@@ -122,7 +114,18 @@ Result<protocol::BatchReceipt> Inbox::receive_batch(const OrgId& peer,
       provenance.id = wire.id;
       provenance.version = wire.version;
       encode_received(provenance, as_sent ? std::string_view(wire.fields) : std::string_view(encoded), value);
-      JISR_TRY(txn.put(store::Table::kReceived, key, value));
+      // Insert unless held: one descent for a record new to us (the usual case; an append when
+      // ids arrive in order) instead of a get and then a put.
+      JISR_TRY(auto existing, txn.insert(store::Table::kReceived, key, value));
+      if (existing) {
+        JISR_TRY(auto held, decode_received(key, *existing));
+        if (held.version >= wire.version) {
+          ++already;
+          ++accepted;
+          continue;
+        }
+        JISR_TRY(txn.put(store::Table::kReceived, key, value));
+      }
       ++accepted;
     }
     audit::AuditEvent e;

@@ -507,3 +507,35 @@ TEST_CASE("the batch hash is SHA-256 of the canonical encoding, however large th
   const auto expected = sha256(bytes);
   CHECK(batch_digest(b) == std::string(reinterpret_cast<const char*>(expected.data()), expected.size()));
 }
+
+TEST_CASE("a receiver keeps the newest version of a record, whatever order versions arrive in", "[exchange][sync]") {
+  FakeClock clock(from_unix_ms(1'780'000'000'000));
+  Node institution("iimp");
+  Inbox inbox(*institution.env, institution.audit, clock, RecordSchema::missing_person(),
+              institution.self, institution.key);
+  auto accept = example("iimp-to-mpfp.yaml");
+  const auto send = [&](uint64_t version, const char* name) {
+    protocol::RecordBatch batch;
+    batch.batch_id = "b" + std::to_string(version);
+    batch.purpose = "locate-missing-person";
+    batch.records.push_back({RecordId("r1"), version, encode_fields({{"given_name", name}})});
+    return inbox.receive_batch(OrgId("mpfp"), batch, accept.get()).value();
+  };
+  const auto held_name = [&] {
+    std::string name;
+    auto txn = institution.env->read().value();
+    REQUIRE(for_each_received(txn, "mpfp", [&](const ReceivedRecord& r) {
+      name = std::string(*r.fields.get("given_name"));
+      return true;
+    }));
+    return name;
+  };
+  CHECK(send(1, "أحمد").accepted == 1);
+  CHECK(held_name() == "أحمد");
+  CHECK(send(1, "ignored").accepted == 1);  // the same version again: already held
+  CHECK(held_name() == "أحمد");
+  CHECK(send(2, "مريم").accepted == 1);
+  CHECK(held_name() == "مريم");
+  CHECK(send(1, "أحمد").accepted == 1);  // an older version late: ignored
+  CHECK(held_name() == "مريم");
+}
