@@ -1,5 +1,6 @@
 #include "node/exchange/outbox.hpp"
 
+#include <boost/unordered/unordered_flat_set.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -80,16 +81,14 @@ Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement,
   protocol::Withdrawal withdrawal;
   size_t bytes = 0;
   size_t examined = 0;
-  // The records of steps in flight (sent, not committed): the peer may hold any of them. Kept
-  // as sorted 64-bit hashes, not a set of strings: it is built for every plan from the markers
-  // and looked up for every change. A collision (about 2^-64 per pair) only makes a record
-  // count as possibly held: a redundant withdrawal or re-send, never a missing one.
-  std::vector<uint64_t> in_flight;
-  const auto id_hash = [](std::string_view id) { return static_cast<uint64_t>(std::hash<std::string_view>{}(id)); };
+  // The records of steps in flight (sent, not committed): the peer may hold any of them. Built
+  // for every plan from the markers (thousands of ids) and looked up for every change: a flat
+  // hash set of views into this read transaction, which lives as long as the plan. Sorting
+  // hashes of them instead was 6% of the planner thread.
+  boost::unordered_flat_set<std::string_view> in_flight;
   JISR_TRY(for_each_in_flight(txn, peer, [&](std::string_view, const std::vector<std::string_view>& ids) {
-    for (auto id : ids) in_flight.push_back(id_hash(id));
+    in_flight.insert(ids.begin(), ids.end());
   }));
-  std::sort(in_flight.begin(), in_flight.end());
   // Reused for every change: the plan allocates per record only what it sends.
   std::vector<FieldView> stored;          // the record's fields, views into the transaction
   policies::Projection projection;        // what of them leaves
@@ -113,7 +112,7 @@ Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement,
       inner = sent.error();
       return false;
     }
-    const bool flying = !in_flight.empty() && std::binary_search(in_flight.begin(), in_flight.end(), id_hash(c.id.str()));
+    const bool flying = !in_flight.empty() && in_flight.contains(c.id.str());
     const bool held = flying || (sent.value() && sent.value()->maybe_held());
     if (c.deleted) {
       if (held) withdrawal.records.push_back({c.id, c.version, protocol::WithdrawalReason::kDeleted});
