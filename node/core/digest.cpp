@@ -26,8 +26,20 @@ Sha256 sha256(std::string_view data) {
   return out;
 }
 
+namespace {
+constexpr char kDigits[] = "0123456789abcdef";
+}  // namespace
+
+Sha256Hex to_hex_chars(const Sha256& h) {
+  Sha256Hex out;
+  for (size_t i = 0; i < h.size(); ++i) {
+    out[2 * i] = kDigits[h[i] >> 4];
+    out[2 * i + 1] = kDigits[h[i] & 15];
+  }
+  return out;
+}
+
 std::string to_hex(const uint8_t* data, size_t size) {
-  static constexpr char kDigits[] = "0123456789abcdef";
   std::string out(size * 2, '0');
   for (size_t i = 0; i < size; ++i) {
     out[2 * i] = kDigits[data[i] >> 4];

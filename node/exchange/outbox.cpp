@@ -19,14 +19,8 @@ constexpr size_t kExamineFactor = 20;
 // encoding of what leaves (encode_fields); SentState keeps it in hex. Compared without
 // building the hex string: this runs for every change of the outbox.
 bool hex_equals(std::string_view hex_digest, const Sha256& digest) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  if (hex_digest.size() != 2 * digest.size()) return false;
-  for (size_t i = 0; i < digest.size(); ++i) {
-    if (hex_digest[2 * i] != kDigits[digest[i] >> 4] || hex_digest[2 * i + 1] != kDigits[digest[i] & 15]) {
-      return false;
-    }
-  }
-  return true;
+  const Sha256Hex hex = to_hex_chars(digest);
+  return hex_digest == std::string_view(hex.data(), hex.size());
 }
 
 // The index of the plan's field-name set equal to these names, added when new. A plan has a
@@ -237,11 +231,9 @@ Result<void> Outbox::commit(const SyncPlan& plan,
     }
     if (plan.batch) {
       const std::string batch_hash = hex(batch_receipt->batch_hash);
-      SentState sent;
+      SentStateWriter sent(txn, plan.peer);
       for (const auto& d : plan.disclosures) {
-        sent.version = d.version;
-        sent.digest = to_hex(d.digest);
-        JISR_TRY(save_sent_state(txn, plan.peer, d.id, sent));
+        JISR_TRY(sent.save_held(d.id, d.version, d.digest));
       }
       // Every disclosed record version is named in the log, by batch: one batch_disclosed
       // entry per set of fields sent (split to stay within an entry's bounds) instead of one
