@@ -3,7 +3,7 @@
 // hostile-input safe: the length is checked against the limit before anything is read, the
 // payload must be whole words, capnp reads with explicit traversal and nesting limits, and every
 // field is copied and bounded into a domain Message so no capnp reader outlives decode_payload.
-// Thread-safety: pure functions.
+// Thread-safety: pure functions, except FrameEncoder (one owner, one thread).
 #pragma once
 
 #include <array>
