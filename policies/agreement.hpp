@@ -80,6 +80,9 @@ struct ShareRule {
   std::vector<std::string> purposes;  // empty: every purpose of the agreement
   std::vector<std::string> fields;    // sorted, unique, never empty
   std::vector<FieldTransform> transforms;  // sorted by field; each field is in `fields`
+  // Derived by the compiler: `fields` minus the agreement's never list, each with its
+  // transform, sorted by field. What project() merges a record's sorted fields with.
+  std::vector<FieldTransform> leaving;
 
   Transform transform_of(std::string_view field) const;
   bool operator==(const ShareRule&) const = default;
@@ -246,6 +249,22 @@ struct AcceptResult {
 AcceptResult accept(const CompiledAgreement& agreement, const FieldMap& incoming);
 // Whether accept() keeps a field of that name (for receivers that filter fields in place).
 bool accepts(const CompiledAgreement& agreement, std::string_view field);
+// accepts() for the fields of one record, asked in increasing name order (as a record holds
+// them): each answer is a step of a merge with the sorted accept list, not a search of it.
+// Asking out of order is a bug. Views the agreement: use while it lives.
+class AcceptedFields {
+ public:
+  explicit AcceptedFields(const CompiledAgreement& agreement)
+      : next_(agreement.accept_section().fields.begin()), end_(agreement.accept_section().fields.end()) {}
+  bool accepts(std::string_view field) {
+    while (next_ != end_ && std::string_view(*next_) < field) ++next_;
+    return next_ != end_ && std::string_view(*next_) == field;
+  }
+
+ private:
+  std::vector<std::string>::const_iterator next_;
+  std::vector<std::string>::const_iterator end_;
+};
 
 // Start of valid_from / end of valid_until as time points (UTC), for callers that schedule.
 TimePoint start_of_day(const PartialDate& day);

@@ -409,6 +409,14 @@ void AgreementBuilder::share(const Node& node) {
   for (const auto& item : rules) {
     if (auto r = rule(item, rule_ids_)) a_.rules_.push_back(std::move(*r));
   }
+  // Once here rather than three lookups (never list, rule fields, transforms) per field of
+  // every record a sender projects.
+  for (auto& r : a_.rules_) {
+    r.leaving.clear();
+    for (const auto& f : r.fields) {
+      if (!a_.is_never(f)) r.leaving.push_back({f, r.transform_of(f)});
+    }
+  }
 }
 
 std::optional<ShareRule> AgreementBuilder::rule(const Node& node, std::set<std::string>& ids) {

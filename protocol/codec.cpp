@@ -6,9 +6,11 @@
 #include <fmt/format.h>
 #include <kj/exception.h>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
+#include "node/core/record.hpp"
 #include "protocol/jisr.capnp.h"
 
 namespace jisr::protocol {
@@ -35,11 +37,7 @@ void put_records(capnp::List<wire::Record>::Builder list, const std::vector<Wire
     auto r = list[i];
     r.setRecordId(text(records[i].id.str()));
     r.setVersion(records[i].version);
-    auto fields = r.initFields(static_cast<unsigned>(records[i].fields.size()));
-    for (unsigned j = 0; j < records[i].fields.size(); ++j) {
-      fields[j].setName(text(records[i].fields[j].name));
-      fields[j].setValue(text(records[i].fields[j].value));
-    }
+    r.setEncodedFields(data(records[i].fields));
   }
 }
 
@@ -232,10 +230,21 @@ class Decoder {
       WireRecord rec;
       rec.id = record_id(r.getRecordId());
       rec.version = r.getVersion();
-      auto fields = r.getFields();
-      if (!list_size(fields.size(), "fields")) return out;
-      rec.fields.reserve(fields.size());
-      for (auto f : fields) rec.fields.push_back(Field{text(f.getName(), "field name"), text(f.getValue(), "field value")});
+      if (r.hasEncodedFields()) {
+        rec.fields = bytes(r.getEncodedFields(), "encodedFields");
+        // Checked here so that a record's fields are always well formed past this layer: the
+        // receiver reads them in place.
+        if (ok() && !decode_fields_view(rec.fields, fields_)) fail("encodedFields is not a canonical record encoding");
+      } else {
+        // An older sender's field list, read as before: any order, the last of a repeated name
+        // wins, an empty value is no field.
+        auto fields = r.getFields();
+        if (!list_size(fields.size(), "fields")) return out;
+        std::vector<FieldMap::Entry> entries;
+        entries.reserve(fields.size());
+        for (auto f : fields) entries.emplace_back(text(f.getName(), "field name"), text(f.getValue(), "field value"));
+        if (ok()) rec.fields = encode_fields(std::move(entries));
+      }
       if (!ok()) return out;
       out.push_back(std::move(rec));
     }
@@ -253,6 +262,7 @@ class Decoder {
  private:
   const DecodeLimits& limits_;
   std::string error_;
+  std::vector<FieldView> fields_;  // reused by every record's check
 };
 
 ErrorCode error_code_from_wire(wire::ErrorCode c) {
@@ -448,11 +458,11 @@ Result<uint32_t> parse_frame_header(const std::array<uint8_t, kFrameHeaderBytes>
 
 namespace {
 
-// Builds the message and writes its flat serialisation into a fresh string after `offset`
-// reserved bytes: a batch frame is megabytes, and going through messageToFlatArray, a payload
-// string and a frame string copied it three times.
-Result<std::string> encode_into(const Message& message, const DecodeLimits& limits, size_t offset) {
-  capnp::MallocMessageBuilder builder;
+// Builds the message in `builder` and writes its flat serialisation into `out` (whose content
+// is replaced) after `offset` reserved bytes: a batch frame is megabytes, and going through
+// messageToFlatArray, a payload string and a frame string copied it three times.
+Result<void> encode_into(const Message& message, const DecodeLimits& limits, size_t offset,
+                         capnp::MessageBuilder& builder, std::string& out) {
   auto env = builder.initRoot<wire::Envelope>();
   env.setRequestId(message.request_id);
   env.setAnswer(message.answer);
@@ -464,26 +474,65 @@ Result<std::string> encode_into(const Message& message, const DecodeLimits& limi
                                   limits.max_frame_bytes),
                       std::string(message_kind_name(message.kind())));
   }
-  std::string out(offset + bytes, '\0');
+  out.clear();
+  out.resize(offset + bytes);
   kj::ArrayOutputStream stream(kj::arrayPtr(reinterpret_cast<kj::byte*>(out.data()) + offset, bytes));
   capnp::writeMessage(stream, builder);
-  return out;
+  return ok();
 }
 
-}  // namespace
-
-Result<std::string> encode_payload(const Message& message, const DecodeLimits& limits) {
-  return encode_into(message, limits, 0);
-}
-
-Result<std::string> encode_frame(const Message& message, const DecodeLimits& limits) {
-  JISR_TRY(auto frame, encode_into(message, limits, kFrameHeaderBytes));
+void put_frame_header(std::string& frame) {
   const auto n = static_cast<uint32_t>(frame.size() - kFrameHeaderBytes);
   frame[0] = static_cast<char>(n >> 24);
   frame[1] = static_cast<char>(n >> 16);
   frame[2] = static_cast<char>(n >> 8);
   frame[3] = static_cast<char>(n);
+}
+
+}  // namespace
+
+Result<std::string> encode_payload(const Message& message, const DecodeLimits& limits) {
+  capnp::MallocMessageBuilder builder;
+  std::string out;
+  JISR_TRY(encode_into(message, limits, 0, builder, out));
+  return out;
+}
+
+Result<std::string> encode_frame(const Message& message, const DecodeLimits& limits) {
+  capnp::MallocMessageBuilder builder;
+  std::string frame;
+  JISR_TRY(encode_into(message, limits, kFrameHeaderBytes, builder, frame));
+  put_frame_header(frame);
   return frame;
+}
+
+Result<std::string> FrameEncoder::encode(const Message& message, const DecodeLimits& limits) {
+  std::string frame;
+  if (!spare_frames_.empty()) {
+    frame = std::move(spare_frames_.back());
+    spare_frames_.pop_back();
+  }
+  size_t words = 0;
+  {
+    if (first_segment_.empty()) first_segment_.assign(capnp::SUGGESTED_FIRST_SEGMENT_WORDS, 0);
+    static_assert(sizeof(uint64_t) == sizeof(capnp::word));
+    capnp::MallocMessageBuilder builder(
+        kj::arrayPtr(reinterpret_cast<capnp::word*>(first_segment_.data()), first_segment_.size()));
+    auto encoded = encode_into(message, limits, kFrameHeaderBytes, builder, frame);
+    if (!encoded) return encoded.error();
+    words = (frame.size() - kFrameHeaderBytes) / sizeof(capnp::word);
+  }
+  // A message that did not fit in the first segment spilled into freshly allocated ones: make
+  // the first segment big enough for it next time (the builder has re-zeroed what it used).
+  // Bounded: a rare huge frame should not pin its size for the session's life.
+  constexpr size_t kMaxFirstSegmentWords = (size_t{4} << 20) / sizeof(capnp::word);
+  if (words > first_segment_.size()) first_segment_.assign(std::min(words, kMaxFirstSegmentWords), 0);
+  put_frame_header(frame);
+  return frame;
+}
+
+void FrameEncoder::give_back(std::string frame) {
+  if (spare_frames_.size() < 2) spare_frames_.push_back(std::move(frame));
 }
 
 Result<Message> decode_payload(std::string_view payload, const DecodeLimits& limits) {

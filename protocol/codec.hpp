@@ -3,13 +3,14 @@
 // hostile-input safe: the length is checked against the limit before anything is read, the
 // payload must be whole words, capnp reads with explicit traversal and nesting limits, and every
 // field is copied and bounded into a domain Message so no capnp reader outlives decode_payload.
-// Thread-safety: pure functions.
+// Thread-safety: pure functions, except FrameEncoder (one owner, one thread).
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "node/core/result.hpp"
 #include "protocol/messages.hpp"
@@ -36,6 +37,28 @@ Result<uint32_t> parse_frame_header(const std::array<uint8_t, kFrameHeaderBytes>
 Result<std::string> encode_payload(const Message& message, const DecodeLimits& limits = {});
 // Encodes header + payload; errors when the payload exceeds limits.max_frame_bytes.
 Result<std::string> encode_frame(const Message& message, const DecodeLimits& limits = {});
+
+// Encodes frames like encode_frame(), reusing its memory from one message to the next: the
+// Cap'n Proto builder's first segment (grown to the largest message so far) and the frame
+// strings the caller hands back. A sync batch frame is megabytes; a fresh builder and a fresh
+// string per frame cost the sender's io thread a zeroed, page-faulted allocation each, twice.
+// Thread-safety: a resource; one owner, one thread (a session's).
+class FrameEncoder {
+ public:
+  FrameEncoder() = default;
+  FrameEncoder(const FrameEncoder&) = delete;
+  FrameEncoder& operator=(const FrameEncoder&) = delete;
+
+  // The frame of a message, in a string taken from those given back (a new one when none is).
+  // Errors as encode_frame().
+  Result<std::string> encode(const Message& message, const DecodeLimits& limits = {});
+  // Returns a frame string once written, to hold the next frame. Keeps at most two.
+  void give_back(std::string frame);
+
+ private:
+  std::vector<uint64_t> first_segment_;  // zeroed between messages (capnp's builder re-zeroes what it used)
+  std::vector<std::string> spare_frames_;
+};
 
 // Decodes one payload (without header). Errors: kInvalidInput with a one-line reason for
 // anything malformed (bad words, pointer out of bounds, limits exceeded, unknown union member,

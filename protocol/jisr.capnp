@@ -70,7 +70,9 @@ struct Field {
 struct Record {
   recordId @0 :Text;             # the sender's local record id
   version @1 :UInt64;            # record version; (peer, recordId, version) makes delivery idempotent
-  fields @2 :List(Field);        # only the fields the agreement allows
+  fields @2 :List(Field);        # older senders: the fields one by one (read, never written)
+  encodedFields @3 :Data;        # only the fields the agreement allows, in jisr's canonical
+                                 # record encoding (sorted, unique names, non-empty values)
 }
 
 struct RecordBatch {

@@ -26,8 +26,20 @@ Sha256 sha256(std::string_view data) {
   return out;
 }
 
+namespace {
+constexpr char kDigits[] = "0123456789abcdef";
+}  // namespace
+
+Sha256Hex to_hex_chars(const Sha256& h) {
+  Sha256Hex out;
+  for (size_t i = 0; i < h.size(); ++i) {
+    out[2 * i] = kDigits[h[i] >> 4];
+    out[2 * i + 1] = kDigits[h[i] & 15];
+  }
+  return out;
+}
+
 std::string to_hex(const uint8_t* data, size_t size) {
-  static constexpr char kDigits[] = "0123456789abcdef";
   std::string out(size * 2, '0');
   for (size_t i = 0; i < size; ++i) {
     out[2 * i] = kDigits[data[i] >> 4];
@@ -64,6 +76,7 @@ Sha256 Sha256Builder::finish() {
   unsigned int size = 0;
   JISR_ASSERT(EVP_DigestFinal_ex(ctx_->ctx.get(), out.data(), &size) == 1 && size == out.size(),
               "SHA-256 final failed");
+  JISR_ASSERT(EVP_DigestInit_ex2(ctx_->ctx.get(), nullptr, nullptr) == 1, "SHA-256 init failed");
   return out;
 }
 

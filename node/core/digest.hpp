@@ -18,6 +18,9 @@ using Sha256 = std::array<uint8_t, 32>;
 Sha256 sha256(std::string_view data);
 std::string to_hex(const uint8_t* data, size_t size);
 inline std::string to_hex(const Sha256& h) { return to_hex(h.data(), h.size()); }
+// The same lowercase hex in a fixed array: no allocation, for loops over thousands of digests.
+using Sha256Hex = std::array<char, 64>;
+Sha256Hex to_hex_chars(const Sha256& h);
 // Lowercase hex of sha256(data).
 std::string sha256_hex(std::string_view data);
 
@@ -32,7 +35,8 @@ class Sha256Builder {
   Sha256Builder& operator=(const Sha256Builder&) = delete;
 
   Sha256Builder& add(std::string_view data);
-  // The digest of everything added; the builder is then spent (add() again is a bug).
+  // The digest of everything added. The builder then starts again, empty, so a loop that
+  // hashes many short inputs reuses one context (sha256() sets one up and frees it per call).
   Sha256 finish();
 
  private:

@@ -100,6 +100,13 @@ std::string encode_fields(const FieldMap& fields) {
   return out;
 }
 
+std::string encode_fields(std::vector<FieldMap::Entry> entries) {
+  FieldMap fields;
+  fields.reserve(entries.size());
+  for (auto& [name, value] : entries) fields.set(name, std::move(value));
+  return encode_fields(fields);
+}
+
 void encode_sorted_fields(std::span<const FieldView> entries, std::string& out) { encode_entries(entries, out); }
 
 namespace {

@@ -53,6 +53,9 @@ struct Record {
 // Canonical bytes of a field map (sorted, length-prefixed): the content that versions and
 // hashes are computed over.
 std::string encode_fields(const FieldMap& fields);
+// The same for entries in any order, read as set() one by one would read them: the last of a
+// repeated name decides, and when it is empty the field is absent.
+std::string encode_fields(std::vector<FieldMap::Entry> entries);
 // Appends to out the same bytes as encode_fields() for entries already in FieldMap form: sorted
 // by name, unique names, non-empty values (the caller guarantees it). Lets a hot loop such as
 // import encode straight from its input, with no FieldMap and no per-field allocation.

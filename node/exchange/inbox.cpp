@@ -73,22 +73,22 @@ Result<protocol::BatchReceipt> Inbox::receive_batch(const OrgId& peer,
         ++rejected;
         continue;
       }
-      // The fields as a FieldMap built by set() in wire order would hold them: by name, the
-      // last of a repeated name wins, an empty value is no field.
-      incoming.clear();
-      for (const auto& f : wire.fields) incoming.emplace_back(f.name, f.value);
-      std::stable_sort(incoming.begin(), incoming.end(),
-                       [](const FieldView& a, const FieldView& b) { return a.first < b.first; });
+      // Read in place: sorted, unique names, non-empty values (a decoded message was checked;
+      // anything else is rejected like an invalid value).
+      if (!decode_fields_view(wire.fields, incoming)) {
+        ++rejected;
+        continue;
+      }
       checked.clear();
       bool valid = true;
+      bool as_sent = true;  // every field kept, each value already canonical
+      policies::AcceptedFields accepted_fields(*agreement);
       // An invalid value rejects the record, but the scan goes on so that every field our
       // accept rules drop is still named in the log.
-      for (size_t i = 0; i < incoming.size(); ++i) {
-        if (i + 1 < incoming.size() && incoming[i + 1].first == incoming[i].first) continue;
-        const auto [name, raw] = incoming[i];
-        if (raw.empty()) continue;
-        if (!policies::accepts(*agreement, name)) {
+      for (const auto& [name, raw] : incoming) {
+        if (!accepted_fields.accepts(name)) {
           dropped.emplace(name);
+          as_sent = false;
           continue;
         }
         const FieldSpec* spec = schema_.find(name);
@@ -98,6 +98,7 @@ Result<protocol::BatchReceipt> Inbox::receive_batch(const OrgId& peer,
           valid = false;
           continue;
         }
+        if (canonical.value().data() != raw.data() || canonical.value().size() != raw.size()) as_sent = false;
         checked.emplace_back(name, canonical.value());
       }
       if (!valid) {
@@ -105,20 +106,26 @@ Result<protocol::BatchReceipt> Inbox::receive_batch(const OrgId& peer,
         continue;
       }
       const std::string key = peer_key(peer, wire.id.str());
-      if (auto existing = txn.get(store::Table::kReceived, key)) {
+      // Kept exactly as sent: the sent encoding is already the canonical one of what is kept.
+      if (!as_sent) {
+        encoded.clear();
+        encode_sorted_fields(checked, encoded);
+      }
+      provenance.id = wire.id;
+      provenance.version = wire.version;
+      encode_received(provenance, as_sent ? std::string_view(wire.fields) : std::string_view(encoded), value);
+      // Insert unless held: one descent for a record new to us (the usual case; an append when
+      // ids arrive in order) instead of a get and then a put.
+      JISR_TRY(auto existing, txn.insert(store::Table::kReceived, key, value));
+      if (existing) {
         JISR_TRY(auto held, decode_received(key, *existing));
         if (held.version >= wire.version) {
           ++already;
           ++accepted;
           continue;
         }
+        JISR_TRY(txn.put(store::Table::kReceived, key, value));
       }
-      encoded.clear();
-      encode_sorted_fields(checked, encoded);
-      provenance.id = wire.id;
-      provenance.version = wire.version;
-      encode_received(provenance, encoded, value);
-      JISR_TRY(txn.put(store::Table::kReceived, key, value));
       ++accepted;
     }
     audit::AuditEvent e;

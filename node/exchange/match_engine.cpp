@@ -982,12 +982,14 @@ Result<protocol::RevealResponse> MatchEngine::answer_reveal(const OrgId& peer, c
       protocol::WireRecord w;
       w.id = RecordId(hex);  // the handle, never our record id
       std::vector<std::string> names;
+      std::vector<FieldMap::Entry> revealed;
       for (const auto& f : reveal) {
         if (auto value = rec->fields.get(f)) {
-          w.fields.push_back({f, std::string(*value)});
+          revealed.emplace_back(f, std::string(*value));
           names.push_back(f);
         }
       }
+      w.fields = encode_fields(std::move(revealed));
       audit::AuditEvent e;
       e.kind = audit::AuditKind::kReveal;
       e.actor = {audit::ActorKind::kPeer, peer.str()};
@@ -1022,12 +1024,16 @@ Result<RevealOutcome> MatchEngine::finish_reveal(uint64_t candidate_id, const pr
     std::vector<std::string> names;
     for (const auto& r : response.records) {
       if (r.id.str() != c->handle) return make_error(Errc::kInvalidInput, "the reveal answer is for another handle", c->peer.str());
-      for (const auto& f : r.fields) {
-        if (!is_name(f.name) || f.value.size() > 4096) {
+      std::vector<FieldView> fields;
+      if (!decode_fields_view(r.fields, fields)) {
+        return make_error(Errc::kInvalidInput, "malformed fields in reveal answer", c->peer.str());
+      }
+      for (const auto& [name, value] : fields) {
+        if (!is_name(name) || value.size() > 4096) {
           return make_error(Errc::kInvalidInput, "malformed field in reveal answer", c->peer.str());
         }
-        c->revealed.emplace_back(f.name, f.value);
-        names.push_back(f.name);
+        c->revealed.emplace_back(name, value);
+        names.emplace_back(name);
       }
     }
     c->status = "confirmed";

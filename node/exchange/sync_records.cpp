@@ -11,13 +11,17 @@ Error corrupt(std::string_view what) {
   return make_error(Errc::kInternal, "corrupt " + std::string(what) + " entry", "store");
 }
 
+// A record in the batch encoding: id, version, field count, then each name and value. The
+// record encoding of the fields (format byte, count, names and values) already holds the rest
+// after its format byte, so that tail is copied as it is. An empty string (a record built by
+// hand with no encoding) counts as no fields.
 void put_record(ByteWriter& w, const protocol::WireRecord& r) {
   w.bytes(r.id.str());
   w.varint(r.version);
-  w.varint(r.fields.size());
-  for (const auto& f : r.fields) {
-    w.bytes(f.name);
-    w.bytes(f.value);
+  if (r.fields.empty()) {
+    w.varint(0);
+  } else {
+    w.raw(std::string_view(r.fields).substr(1));
   }
 }
 }  // namespace
@@ -95,12 +99,30 @@ Result<std::optional<SentState>> load_sent_state(const store::TxnView& txn, cons
 
 Result<void> save_sent_state(store::WriteTxn& txn, const OrgId& peer, const RecordId& id,
                              const SentState& s) {
+  return SentStateWriter(txn, peer).save(id, s.version, s.digest, s.in_doubt);
+}
+
+SentStateWriter::SentStateWriter(store::WriteTxn& txn, const OrgId& peer)
+    : txn_(txn), key_(peer_key(peer, {})), prefix_(key_.size()) {}
+
+Result<void> SentStateWriter::save(const RecordId& id, uint64_t version, std::string_view digest_hex,
+                                   bool in_doubt) {
+  key_.resize(prefix_);
+  key_.append(id.str());
   ByteWriter w;
+  w.str().swap(value_);
+  w.str().clear();
   w.u8(kFormat);
-  w.varint(s.version);
-  w.bytes(s.digest);
-  w.u8(s.in_doubt ? 1 : 0);
-  return txn.put(store::Table::kSentState, peer_key(peer, id.str()), w.str());
+  w.varint(version);
+  w.bytes(digest_hex);
+  w.u8(in_doubt ? 1 : 0);
+  w.str().swap(value_);
+  return txn_.put(store::Table::kSentState, key_, value_);
+}
+
+Result<void> SentStateWriter::save_held(const RecordId& id, uint64_t version, const Sha256& digest) {
+  const Sha256Hex hex_digest = to_hex_chars(digest);
+  return save(id, version, std::string_view(hex_digest.data(), hex_digest.size()), false);
 }
 
 Result<void> save_in_flight(store::WriteTxn& txn, const OrgId& peer, std::string_view step_id,

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "node/core/clock.hpp"
+#include "node/core/digest.hpp"
 #include "node/core/ids.hpp"
 #include "node/core/record.hpp"
 #include "node/core/result.hpp"
@@ -71,6 +72,21 @@ Result<std::optional<SentState>> load_sent_state(const store::TxnView& txn, cons
                                                  const RecordId& id);
 Result<void> save_sent_state(store::WriteTxn& txn, const OrgId& peer, const RecordId& id,
                              const SentState& state);
+// save_sent_state() for the many records of one peer that a commit writes, through one key
+// and one value buffer instead of three fresh strings per record. Same entries.
+class SentStateWriter {
+ public:
+  SentStateWriter(store::WriteTxn& txn, const OrgId& peer);
+  // The peer confirmed it holds this version, whose projection has this digest.
+  Result<void> save_held(const RecordId& id, uint64_t version, const Sha256& digest);
+  Result<void> save(const RecordId& id, uint64_t version, std::string_view digest_hex, bool in_doubt);
+
+ private:
+  store::WriteTxn& txn_;
+  std::string key_;    // peer 0x00, then the record id
+  size_t prefix_ = 0;  // bytes of key_ before the record id
+  std::string value_;
+};
 
 // A step in flight: written durably before any of its messages leaves and deleted by the
 // commit of its receipts. While it exists the peer may hold (or may have deleted) any of its

@@ -244,6 +244,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool writer_running_ = false;
   std::optional<EndKind> stop_reason_;
   std::deque<std::string> queue_;
+  protocol::FrameEncoder encoder_;  // the queue's frames, encoded in reused memory
   std::map<uint64_t, std::shared_ptr<Pending>> pending_;
   uint32_t handlers_in_flight_ = 0;
   uint64_t ping_nonce_ = 0;
@@ -570,7 +571,7 @@ Result<void> Session::enqueue(const Message& message, bool control) {
   if (!control && queue_.size() >= net_.config_.limits.max_pending_writes) {
     return make_error(Errc::kOverloaded, "too many pending writes", where());
   }
-  JISR_TRY(auto frame, protocol::encode_frame(message, net_.limits_()));
+  JISR_TRY(auto frame, encoder_.encode(message, net_.limits_()));
   queue_.push_back(std::move(frame));
   write_signal_.cancel();
   return ok();
@@ -590,6 +591,7 @@ awaitable<void> Session::writer([[maybe_unused]] std::shared_ptr<Session> self) 
     write_deadline_ = Steady::now() + io;
     auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(frame), kTuple);
     write_deadline_ = kNever;
+    encoder_.give_back(std::move(frame));
     if (ec) {
       closing_ = true;
       queue_.clear();

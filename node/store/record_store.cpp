@@ -113,7 +113,7 @@ Result<bool> RecordWriter::remove(const RecordId& id) {
   if (stored.deleted) return false;
   const uint64_t version = stored.version + 1;
   JISR_TRY(auto seq, record_change(id.str(), version, true, stored.seq));
-  encode_stored(value_buf_, version, seq, true, encode_fields({}));
+  encode_stored(value_buf_, version, seq, true, encode_fields(FieldMap{}));
   JISR_TRY(txn_.put(Table::kRecords, id.str(), value_buf_));
   --live_;
   return true;

@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "node/core/record.hpp"
 #include "node/net/peer_network.hpp"
 #include "node/net/tls_context.hpp"
 #include "node/pki/pki.hpp"
@@ -155,7 +156,7 @@ asio::awaitable<Figures> session_figures(net::PeerNetwork& a, const OrgId& peer,
   protocol::RecordBatch batch;
   batch.batch_id = "bench";
   batch.agreement = AgreementId("bench");
-  batch.records = {protocol::WireRecord{RecordId("r1"), 1, {{"circumstances", std::string(900, 'x')}}}};
+  batch.records = {protocol::WireRecord{RecordId("r1"), 1, encode_fields({{"circumstances", std::string(900, 'x')}})}};
   int done = 0, started = 0;
   const int window = std::getenv("WINDOW") ? std::atoi(std::getenv("WINDOW")) : 32;
   const auto t0 = Steady::now();

@@ -140,6 +140,12 @@ TEST_CASE("accessors expose accept and match for the sharing and matching work",
     CHECK(r.kept == record({{"given_name", "A"}}));
     CHECK(r.dropped == std::vector<std::string>{"national_id", "status"});
   }
+  SECTION("AcceptedFields answers as accepts() for names asked in order") {
+    pol::AcceptedFields in_order(a);
+    for (const char* name : {"a", "birth_date", "given_name", "given_name2", "national_id", "status", "zz"}) {
+      CHECK(in_order.accepts(name) == pol::accepts(a, name));
+    }
+  }
   SECTION("no accept section accepts nothing; no match section allows no method") {
     auto bare = compile("agreement: b\npeer: iimp\nvalid_from: 2026-01-01\npurposes: [p]\nshare: {rules: []}\n");
     CHECK(pol::accept(bare, record({{"given_name", "A"}})).kept.empty());

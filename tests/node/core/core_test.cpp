@@ -100,6 +100,13 @@ TEST_CASE("sha256 matches the standard test vector", "[core]") {
   Sha256Builder b;
   b.add("a").add("bc");
   CHECK(to_hex(b.finish()) == sha256_hex("abc"));
+  // finish() starts it again, empty.
+  b.add("de");
+  CHECK(to_hex(b.finish()) == sha256_hex("de"));
+  CHECK(to_hex(b.finish()) == sha256_hex(""));
+  const Sha256 h = sha256("abc");
+  const Sha256Hex chars = to_hex_chars(h);
+  CHECK(std::string(chars.data(), chars.size()) == to_hex(h));
 }
 
 TEST_CASE("strict YAML reports duplicate and unknown keys with positions", "[core][yaml]") {

@@ -2,6 +2,7 @@
 // resolution, reconnect with backoff, version mismatch, shutdown.
 #include "node/net/peer_network.hpp"
 
+#include "node/core/record.hpp"
 #include "tests/node/net/net_fixture.hpp"
 
 using namespace jisr;
@@ -46,8 +47,8 @@ TEST_CASE("two nodes connect, exchange a request and report status", "[net][sess
     batch.agreement = AgreementId("mou");
     batch.first_seq = 1;
     batch.last_seq = 2;
-    batch.records = {protocol::WireRecord{RecordId("r1"), 1, {{"sex", "m"}}},
-                     protocol::WireRecord{RecordId("r2"), 1, {{"sex", "f"}}}};
+    batch.records = {protocol::WireRecord{RecordId("r1"), 1, encode_fields({{"sex", "m"}})},
+                     protocol::WireRecord{RecordId("r2"), 1, encode_fields({{"sex", "f"}})}};
     auto reply = io.co_run(a.network->request(OrgId("iimp"), protocol::Message{0, batch}, 2000ms));
     REQUIRE(reply);
     const auto* receipt = reply.value().get<protocol::BatchReceipt>();
