@@ -401,7 +401,10 @@ nlohmann::json SyncService::status() const {
     if (auto st = outbox_.state(org)) {
       p["acked_seq"] = st.value().policy_version == entry.agreement->version() ? st.value().acked_seq : 0;
       p["receipts"] = st.value().receipts;
-      if (st.value().last_receipt_ms > 0) p["last_receipt"] = format_utc(from_unix_ms(st.value().last_receipt_ms));
+      if (st.value().last_receipt_ms > 0) {
+        p["last_receipt"] = format_utc(from_unix_ms(st.value().last_receipt_ms));
+        p["last_receipt_ms"] = st.value().last_receipt_ms;  // for monitoring scripts
+      }
     }
     if (auto it = peers_.find(org); it != peers_.end()) {
       if (!it->second.paused.empty()) p["paused"] = it->second.paused;
