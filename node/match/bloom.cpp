@@ -6,6 +6,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 
 namespace jisr::match {
 namespace {
@@ -257,22 +258,17 @@ void BloomEncoder::encode(const RecordFeatures& record, BloomMatrix& m) const {
   for (size_t fi = 0; fi < spec_.fields.size(); ++fi) {
     put(fi, field_grams(spec_.fields[fi], record.fields[fi], spec_.year_tolerance), field_keys_[fi]);
   }
-  // Vowel segments, in field order (compile_match_spec numbers them so).
-  for (size_t fi = 0; fi < spec_.fields.size(); ++fi) {
-    if (const int seg = spec_.fields[fi].vowel_segment; seg >= 0) {
-      put(static_cast<size_t>(seg), vowel_grams(record.fields[fi]), vowel_key_);
-    }
-  }
-  // Day segments, in field order, after the vowel segments.
-  for (size_t fi = 0; fi < spec_.fields.size(); ++fi) {
-    if (const int seg = spec_.fields[fi].day_segment; seg >= 0) {
-      put(static_cast<size_t>(seg), day_grams(record.fields[fi]), day_key_);
-    }
-  }
-  // First-name segments, in field order, after the day segments.
-  for (size_t fi = 0; fi < spec_.fields.size(); ++fi) {
-    if (const int seg = spec_.fields[fi].first_word_segment; seg >= 0) {
-      put(static_cast<size_t>(seg), first_word_grams(record.fields[fi]), name_key_);
+  // The extra segments, kind after kind and each kind in field order, as compile_match_spec
+  // numbers them (field_pops is filled in segment order).
+  using Grams = std::vector<std::string> (*)(const FieldFeatures&);
+  const std::array<std::tuple<int MatchField::*, Grams, const std::array<uint8_t, 16>*>, 3> extras = {{
+      {&MatchField::vowel_segment, &vowel_grams, &vowel_key_},
+      {&MatchField::day_segment, &day_grams, &day_key_},
+      {&MatchField::first_word_segment, &first_word_grams, &name_key_},
+  }};
+  for (const auto& [segment, grams, key] : extras) {
+    for (size_t fi = 0; fi < spec_.fields.size(); ++fi) {
+      if (const int seg = spec_.fields[fi].*segment; seg >= 0) put(static_cast<size_t>(seg), grams(record.fields[fi]), *key);
     }
   }
   m.pops.push_back(total);

@@ -118,24 +118,24 @@ Result<CompiledMatchSpec> compile_match_spec(const MatchSpec& spec, const Record
       out.fields.push_back(MatchField{name, f->match});
     }
   }
-  int next_vowel_segment = static_cast<int>(out.fields.size());
   for (size_t i = 0; i < out.fields.size(); ++i) {
     FieldWeights w = field_weights(out.fields, i);
     out.fields[i].agree = w.agree;
     out.fields[i].disagree = w.disagree;
     out.fields[i].day_agree = w.day_agree;
     out.fields[i].day_disagree = w.day_disagree;
-    if (out.fields[i].role == MatchRole::kName) out.fields[i].vowel_segment = next_vowel_segment++;
   }
-  // Day segments after all vowel segments, so a spec without dates keeps its layout.
-  int next_day_segment = next_vowel_segment;
-  for (auto& f : out.fields) {
-    if (f.role == MatchRole::kDate) f.day_segment = next_day_segment++;
-  }
-  int next_first_word_segment = next_day_segment;
-  for (auto& f : out.fields) {
-    if (f.role == MatchRole::kName) f.first_word_segment = next_first_word_segment++;
-  }
+  // Bloom segments after one per field: the vowel segments of the names, the day segments of
+  // the dates, the first-name segments of the names (bloom.hpp), each kind in field order.
+  int next_segment = static_cast<int>(out.fields.size());
+  const auto number = [&out, &next_segment](MatchRole role, int MatchField::*segment) {
+    for (auto& f : out.fields) {
+      if (f.role == role) f.*segment = next_segment++;
+    }
+  };
+  number(MatchRole::kName, &MatchField::vowel_segment);
+  number(MatchRole::kDate, &MatchField::day_segment);
+  number(MatchRole::kName, &MatchField::first_word_segment);
   auto index_of = [&out](const std::string& name) -> int {
     for (size_t i = 0; i < out.fields.size(); ++i) {
       if (out.fields[i].name == name) return static_cast<int>(i);
