@@ -244,6 +244,10 @@ class Decoder {
         entries.reserve(fields.size());
         for (auto f : fields) entries.emplace_back(text(f.getName(), "field name"), text(f.getValue(), "field value"));
         if (ok()) rec.fields = encode_fields(std::move(entries));
+        // The same check as for encoded fields (found by frame_fuzz): a list may hold what no
+        // record can (an empty name, too many fields), and must be refused here, not re-sent
+        // as bytes that no receiver would take.
+        if (ok() && !decode_fields_view(rec.fields, fields_)) fail("fields do not make a valid record");
       }
       if (!ok()) return out;
       out.push_back(std::move(rec));

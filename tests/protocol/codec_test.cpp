@@ -166,6 +166,26 @@ TEST_CASE("a record sent as a field list (older senders) reads as its canonical 
   CHECK(b->records[0].fields == encode_fields({{"given_name", "Y"}, {"sex", "male"}}));
 }
 
+TEST_CASE("a field list that no record can hold is refused, not re-encoded into bad bytes", "[protocol][codec]") {
+  // Found by frame_fuzz: an empty field name decoded, then its re-encoded frame did not.
+  capnp::MallocMessageBuilder builder;
+  auto batch = builder.initRoot<wire::Envelope>().initBody().initRecordBatch();
+  batch.setBatchId("b");
+  auto record = batch.initRecords(1)[0];
+  record.setRecordId("case-17");
+  record.setVersion(3);
+  auto fields = record.initFields(2);
+  fields[0].setName("given_name");
+  fields[0].setValue("x");
+  fields[1].setName("");
+  fields[1].setValue("no name");
+  const auto words = capnp::messageToFlatArray(builder);
+  const auto bytes = words.asBytes();
+  auto m = decode_payload(std::string_view(reinterpret_cast<const char*>(bytes.begin()), bytes.size()));
+  REQUIRE_FALSE(m);
+  CHECK(m.error().what == "fields do not make a valid record");
+}
+
 TEST_CASE("a FrameEncoder's frames decode to their messages, message after message", "[protocol][codec]") {
   FrameEncoder encoder;
   RecordBatch big{"b", AgreementId("a"), "", "p", 1, 3000, {}};
