@@ -99,7 +99,8 @@ Result<BloomSecret> derive_bloom_secret(const std::array<uint8_t, 64>& own_ed255
 size_t bloom_segments(const CompiledMatchSpec& spec) {
   size_t n = spec.fields.size();
   for (const auto& f : spec.fields) {
-    n += (f.vowel_segment >= 0 ? 1 : 0) + (f.day_segment >= 0 ? 1 : 0) + (f.first_word_segment >= 0 ? 1 : 0);
+    n += (f.vowel_segment >= 0 ? 1 : 0) + (f.day_segment >= 0 ? 1 : 0) + (f.first_word_segment >= 0 ? 1 : 0) +
+         (f.region_segment >= 0 ? 1 : 0);
   }
   return n;
 }
@@ -136,6 +137,14 @@ std::vector<std::string> first_word_grams(const FieldFeatures& f) {
   std::vector<std::string> grams;
   if (!f.present || f.first_name.empty() || f.first_name == f.skeleton) return grams;
   add_name_grams(f.first_name, grams);
+  sort_unique(grams);
+  return grams;
+}
+
+std::vector<std::string> region_grams(const FieldFeatures& f) {
+  std::vector<std::string> grams;
+  if (!f.present) return grams;
+  for (const auto& r : f.regions) grams.push_back("w:" + r);
   sort_unique(grams);
   return grams;
 }
@@ -215,6 +224,8 @@ BloomEncoder::BloomEncoder(const CompiledMatchSpec& spec, const BloomSecret& sec
   day_key_ = segment_key("date-days");
   // The first names share the names' key, so that they compare with a whole name.
   name_key_ = segment_key(match_role_name(MatchRole::kName));
+  // The regions share the places' key, so that they compare with a whole place.
+  place_key_ = segment_key(match_role_name(MatchRole::kPlace));
 }
 
 BloomEncoder::~BloomEncoder() {
@@ -222,6 +233,7 @@ BloomEncoder::~BloomEncoder() {
   sodium_memzero(vowel_key_.data(), vowel_key_.size());
   sodium_memzero(day_key_.data(), day_key_.size());
   sodium_memzero(name_key_.data(), name_key_.size());
+  sodium_memzero(place_key_.data(), place_key_.size());
 }
 
 BloomMatrix BloomEncoder::make_matrix() const {
@@ -261,10 +273,11 @@ void BloomEncoder::encode(const RecordFeatures& record, BloomMatrix& m) const {
   // The extra segments, kind after kind and each kind in field order, as compile_match_spec
   // numbers them (field_pops is filled in segment order).
   using Grams = std::vector<std::string> (*)(const FieldFeatures&);
-  const std::array<std::tuple<int MatchField::*, Grams, const std::array<uint8_t, 16>*>, 3> extras = {{
+  const std::array<std::tuple<int MatchField::*, Grams, const std::array<uint8_t, 16>*>, 4> extras = {{
       {&MatchField::vowel_segment, &vowel_grams, &vowel_key_},
       {&MatchField::day_segment, &day_grams, &day_key_},
       {&MatchField::first_word_segment, &first_word_grams, &name_key_},
+      {&MatchField::region_segment, &region_grams, &place_key_},
   }};
   for (const auto& [segment, grams, key] : extras) {
     for (size_t fi = 0; fi < spec_.fields.size(); ++fi) {

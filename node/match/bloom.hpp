@@ -68,7 +68,9 @@ Result<BloomSecret> derive_bloom_secret(const std::array<uint8_t, 64>& own_ed255
 // scorer can tell "born the same day" from "born the same year" (MatchField::day_segment);
 // then one per name field for the first of several names (empty for a single name), under the
 // name key: a source that wrote only the mother's given name ("Fatima") compares with the
-// first name of the other's "Fatima al-Khatib" (MatchField::first_word_segment).
+// first name of the other's "Fatima al-Khatib" (MatchField::first_word_segment); then one per
+// place field for its regions (FieldFeatures::regions), under the place key, so that a town
+// meets its region written alone on the other side (MatchField::region_segment).
 size_t bloom_segments(const CompiledMatchSpec& spec);
 // The vowel segment of field f, or -1 when f is not a name.
 int vowel_segment(const CompiledMatchSpec& spec, size_t f);
@@ -105,6 +107,7 @@ class BloomEncoder {
   std::array<uint8_t, 16> vowel_key_{};
   std::array<uint8_t, 16> day_key_{};
   std::array<uint8_t, 16> name_key_{};
+  std::array<uint8_t, 16> place_key_{};
 };
 
 // The grams one field contributes (exposed for tests and for explaining a filter).
@@ -118,5 +121,8 @@ std::vector<std::string> day_grams(const FieldFeatures& f);
 // The grams of a name field's first-name segment: the grams of its first name (as
 // field_grams of that name alone), empty for a single name.
 std::vector<std::string> first_word_grams(const FieldFeatures& f);
+// The grams of a place field's region segment: each region's whole-word gram (as field_grams
+// writes it for a part), empty without regions.
+std::vector<std::string> region_grams(const FieldFeatures& f);
 
 }  // namespace jisr::match

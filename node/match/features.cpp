@@ -67,4 +67,55 @@ RecordFeatures extract_features(const CompiledMatchSpec& spec, const FieldMap& f
   return out;
 }
 
+PlaceHierarchy::PlaceHierarchy(const CompiledMatchSpec& spec) {
+  for (size_t i = 0; i < spec.fields.size(); ++i) {
+    if (spec.fields[i].role == MatchRole::kPlace) place_fields_.push_back(i);
+  }
+}
+
+void PlaceHierarchy::learn(const RecordFeatures& record) {
+  for (size_t f : place_fields_) {
+    const auto& parts = record.fields[f].parts;
+    for (size_t x = 0; x < parts.size(); ++x) {
+      for (size_t y = 0; y < parts.size(); ++y) {
+        if (x != y) ++together_[parts[x]][parts[y]];
+      }
+    }
+  }
+}
+
+void PlaceHierarchy::finish() {
+  larger_.clear();
+  for (const auto& [place, beside] : together_) {
+    const std::string* best = nullptr;
+    uint32_t best_count = 0;
+    for (const auto& [other, count] : beside) {
+      if (count < kMinTogether) continue;
+      // Larger: written beside more different places. A tie says nothing.
+      if (together_.at(other).size() <= beside.size()) continue;
+      if (count > best_count || (count == best_count && other < *best)) {
+        best = &other;
+        best_count = count;
+      }
+    }
+    if (best != nullptr) larger_.emplace(place, *best);
+  }
+  together_.clear();
+}
+
+void PlaceHierarchy::extend(RecordFeatures& record) const {
+  for (size_t f : place_fields_) {
+    auto& field = record.fields[f];
+    field.regions.clear();
+    for (const auto& part : field.parts) {
+      auto it = larger_.find(part);
+      if (it == larger_.end()) continue;
+      const std::string& region = it->second;
+      if (std::find(field.parts.begin(), field.parts.end(), region) != field.parts.end()) continue;
+      if (std::find(field.regions.begin(), field.regions.end(), region) != field.regions.end()) continue;
+      field.regions.push_back(region);
+    }
+  }
+}
+
 }  // namespace jisr::match

@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "node/core/record.hpp"
@@ -21,6 +22,7 @@ struct FieldFeatures {
   std::string first_name;           // kName: first_name_skeleton(), empty for a single name
   std::string vowelled;             // kName: skeleton with written long vowels (Arabic script only)
   std::vector<std::string> parts;   // kPlace: part skeletons; kText: folded words
+  std::vector<std::string> regions; // kPlace: larger places of the parts (PlaceHierarchy)
   std::optional<DateValue> date;    // kDate
   bool derived = false;             // kDate: estimated from an age rule
   std::string value;                // kId: digits; kCategory: folded value
@@ -33,5 +35,35 @@ struct RecordFeatures {
 // Normalises the spec's fields of one record. Invalid values (a date that does not parse, an
 // age that is not a number) count as absent: linkage evidence must not fail a whole job.
 RecordFeatures extract_features(const CompiledMatchSpec& spec, const FieldMap& fields);
+
+// Places at different precision: one source writes a town ("Saraqib"), another its region
+// ("Idlib"), a third both ("Saraqib, Idlib"). A PlaceHierarchy learns, from one side's own
+// records, the larger place each place is written with: in "Saraqib, Idlib" the larger part
+// is the one written beside more different places (a region, beside many towns). extend()
+// then names, per place field, the larger places of its parts (FieldFeatures::regions), and a
+// scorer counts a town against its region as half agreeing instead of different (two towns of
+// one region stay different). Nothing is hard-coded: any country's towns and regions are
+// learned the same way, each side from its own records only.
+// Thread-safety: learn() and finish() on one thread; then extend() may run concurrently.
+class PlaceHierarchy {
+ public:
+  explicit PlaceHierarchy(const CompiledMatchSpec& spec);
+  // Counts the places of one record (its place fields pooled).
+  void learn(const RecordFeatures& record);
+  // After the last learn(): picks each place's larger place.
+  void finish();
+  // Fills the regions of every place field of `record` (larger places not among its parts).
+  void extend(RecordFeatures& record) const;
+  size_t size() const { return larger_.size(); }
+
+  // Seen together this often at least before one is taken for the other's region: one
+  // record is not a fact about geography.
+  static constexpr uint32_t kMinTogether = 2;
+
+ private:
+  std::vector<size_t> place_fields_;
+  std::unordered_map<std::string, std::unordered_map<std::string, uint32_t>> together_;
+  std::unordered_map<std::string, std::string> larger_;
+};
 
 }  // namespace jisr::match

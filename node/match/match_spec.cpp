@@ -126,7 +126,8 @@ Result<CompiledMatchSpec> compile_match_spec(const MatchSpec& spec, const Record
     out.fields[i].day_disagree = w.day_disagree;
   }
   // Bloom segments after one per field: the vowel segments of the names, the day segments of
-  // the dates, the first-name segments of the names (bloom.hpp), each kind in field order.
+  // the dates, the first-name segments of the names, the region segments of the places
+  // (bloom.hpp), each kind in field order.
   int next_segment = static_cast<int>(out.fields.size());
   const auto number = [&out, &next_segment](MatchRole role, int MatchField::*segment) {
     for (auto& f : out.fields) {
@@ -136,6 +137,7 @@ Result<CompiledMatchSpec> compile_match_spec(const MatchSpec& spec, const Record
   number(MatchRole::kName, &MatchField::vowel_segment);
   number(MatchRole::kDate, &MatchField::day_segment);
   number(MatchRole::kName, &MatchField::first_word_segment);
+  number(MatchRole::kPlace, &MatchField::region_segment);
   auto index_of = [&out](const std::string& name) -> int {
     for (size_t i = 0; i < out.fields.size(); ++i) {
       if (out.fields[i].name == name) return static_cast<int>(i);

@@ -75,6 +75,9 @@ struct MatchField {
   // kName: the Bloom segment of the first of several names (after the day segments), -1 for
   // other roles.
   int first_word_segment = -1;
+  // kPlace: the Bloom segment of the place's regions (PlaceHierarchy; after the first-name
+  // segments), -1 for other roles.
+  int region_segment = -1;
 };
 
 struct CompiledKey {

@@ -205,8 +205,15 @@ Score score_features(const CompiledMatchSpec& spec, const RecordFeatures& a,
     const FieldFeatures& y = b.fields[fb];
     if (!x.present || !y.present) return std::nullopt;
     if (spec.fields[fa].role != MatchRole::kName) {
-      return set_similarity(spec.fields[fb].role, field_grams(spec.fields[fa], x, spec.year_tolerance),
-                            field_grams(spec.fields[fb], y, spec.year_tolerance));
+      const double sim = set_similarity(spec.fields[fb].role, field_grams(spec.fields[fa], x, spec.year_tolerance),
+                                        field_grams(spec.fields[fb], y, spec.year_tolerance));
+      if (spec.fields[fa].role != MatchRole::kPlace || sim >= kRegionSimilarity) return sim;
+      const auto meets = [](const std::vector<std::string>& regions, const std::vector<std::string>& parts) {
+        return std::any_of(regions.begin(), regions.end(), [&](const std::string& r) {
+          return std::find(parts.begin(), parts.end(), r) != parts.end();
+        });
+      };
+      return meets(x.regions, y.parts) || meets(x.parts, y.regions) ? kRegionSimilarity : sim;
     }
     // Names both written in Arabic script compare with their long vowels (bloom.hpp).
     double sim = !x.vowelled.empty() && !y.vowelled.empty()
@@ -246,8 +253,24 @@ Score score_bloom(const CompiledMatchSpec& spec, const BloomMatrix& a, size_t i,
   };
   // Filters with the vowel and day segments of this spec (bloom_segments).
   const bool has_segments = a.fields == bloom_segments(spec) && b.fields == a.fields;
+  // Whether any region gram of one side's region segment is in the other's place segment (all
+  // its bits set there: a chance hit of 4 given bits is rare).
+  const auto region_meets = [&](size_t sa, size_t sb, bool a_regions) {
+    const uint32_t pr = a_regions ? a.field_pops[i * n + sa] : b.field_pops[j * n + sb];
+    if (pr == 0) return false;
+    uint32_t common = 0;
+    field_and_popcounts(ra + sa * kFieldWords, rb + sb * kFieldWords, 1, kFieldWords, &common);
+    return common >= static_cast<uint32_t>(kHashesPerGram);
+  };
   return score_with(spec, [&](uint32_t fa, uint32_t fb) -> std::optional<double> {
     const auto plain = segment_similarity(fa, fb, spec.fields[fb].role);
+    if (spec.fields[fa].role == MatchRole::kPlace) {
+      const int rseg_a = spec.fields[fa].region_segment, rseg_b = spec.fields[fb].region_segment;
+      if (!plain || *plain >= kRegionSimilarity || !has_segments || rseg_a < 0 || rseg_b < 0) return plain;
+      const bool town_region = region_meets(static_cast<size_t>(rseg_a), fb, true) ||
+                               region_meets(fa, static_cast<size_t>(rseg_b), false);
+      return town_region ? kRegionSimilarity : *plain;
+    }
     const int va = spec.fields[fa].vowel_segment, vb = spec.fields[fb].vowel_segment;
     if (!plain || !has_segments || va < 0 || vb < 0) return plain;
     // Names written in Arabic on both sides compare with their long vowels.

@@ -56,6 +56,11 @@ double combine(const CompiledMatchSpec& spec, std::span<const FieldComparison> f
 // in a few percent of records, while a son's given name is very often his father's or
 // grandfather's, so a crosswise agreement without a price turns relatives into candidates.
 inline constexpr double kSwapPenaltyBits = 2.0;
+// A town on one side and, on the other, the region it lies in (PlaceHierarchy): the place is
+// not known to differ, it is known more coarsely. Such a place's similarity is raised to half
+// (a little below no evidence at all: two towns of one region stay different, and a place
+// that merely lies in the same region as the other is weak evidence).
+inline constexpr double kRegionSimilarity = 0.5;
 // Value-specific weights (Fellegi-Sunter with frequency-based u-probabilities): two records
 // that agree on a name few people carry are stronger evidence than two that agree on the
 // commonest one. NameRarity counts, over one node's own records, how often each name field

@@ -508,6 +508,13 @@ int main(int argc, char** argv) {
   std::vector<RecordFeatures> fa, fb;
   for (const auto& r : a.records) fa.push_back(extract_features(cs, r));
   for (const auto& r : b.records) fb.push_back(extract_features(cs, r));
+  // Each side learns its places' regions from its own records, as a node does for bloom.
+  for (auto* side : {&fa, &fb}) {
+    PlaceHierarchy places(cs);
+    for (const auto& f : *side) places.learn(f);
+    places.finish();
+    for (auto& f : *side) places.extend(f);
+  }
   std::printf("normalised both sides in %.2f s\n", seconds_since(t0));
 
   // ---- exact keys in clear (baseline) and PSI ----

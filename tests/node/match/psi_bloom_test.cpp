@@ -212,10 +212,10 @@ TEST_CASE("bloom encodings: similar records have high Dice, others low", "[match
   add(fields({{"given_name", "Mohamed"}, {"father_name", "Khaled"}, {"family_name", "Al-Hasan"},
               {"birth_date", "1988"}, {"sex", "male"}}));  // given and father swapped
   REQUIRE(m.size() == 4);
-  // One segment per field, a vowel and a first-name segment per name field and a day segment
-  // per date field.
-  CHECK(m.words() == (s.fields.size() + 4 + 2 + 4) * kFieldWords);
-  CHECK(bloom_segments(s) == s.fields.size() + 4 + 2 + 4);
+  // One segment per field, a vowel and a first-name segment per name field, a day segment per
+  // date field and a region segment per place field.
+  CHECK(m.words() == (s.fields.size() + 4 + 2 + 4 + 1) * kFieldWords);
+  CHECK(bloom_segments(s) == s.fields.size() + 4 + 2 + 4 + 1);
 
   auto same = score_bloom(s, m, 0, m, 1);
   auto other = score_bloom(s, m, 0, m, 2);
@@ -341,6 +341,57 @@ TEST_CASE("scorer: a name written alone meets the first of several names", "[mat
     CHECK(mother_sim(score_bloom(s, m, 0, m, 2)) == Approx(1.0));
     CHECK(mother_sim(score_bloom(s, m, 0, m, 3)) < 0.5);
     CHECK(mother_sim(score_bloom(s, m, 0, m, 4)) < 0.9);
+  }
+}
+
+TEST_CASE("places: regions learned from one side's own records, a town meets its region", "[match][scorer]") {
+  auto s = spec();
+  auto rec = [&](const char* place) {
+    return extract_features(s, fields({{"given_name", "خالد"}, {"father_name", "محمد"}, {"missing_place", place}}));
+  };
+  // The side's records: Idlib is written beside three towns, each town beside Idlib twice.
+  std::vector<RecordFeatures> side;
+  for (const char* p : {"سراقب، ادلب", "ادلب - سراقب", "معرة النعمان، ادلب", "معرة النعمان - ادلب",
+                        "Kafranbel, Idlib", "كفرنبل - ادلب", "حماة - السلمية"}) {
+    side.push_back(rec(p));
+  }
+  PlaceHierarchy places(s);
+  for (const auto& f : side) places.learn(f);
+  places.finish();
+  const size_t mp = 7;  // missing_place in spec()
+  REQUIRE(s.fields[mp].name == "missing_place");
+  auto town = rec("سراقب");
+  places.extend(town);
+  CHECK(town.fields[mp].regions.size() == 1);
+  auto region = rec("Idlib");
+  places.extend(region);
+  CHECK(region.fields[mp].regions.empty());  // the larger place has no larger place
+  auto once = rec("السلمية");                 // seen with Hama once only: not learned
+  places.extend(once);
+  CHECK(once.fields[mp].regions.empty());
+  auto other_town = rec("معرة النعمان");
+  places.extend(other_town);
+
+  auto place_sim = [&](const Score& sc) {
+    for (const auto& c : sc.fields) {
+      if (c.field == mp) return c.similarity;
+    }
+    return -1.0;
+  };
+  SECTION("in clear") {
+    CHECK(place_sim(score_features(s, town, region)) == Approx(kRegionSimilarity));
+    CHECK(place_sim(score_features(s, region, town)) == Approx(kRegionSimilarity));
+    CHECK(place_sim(score_features(s, town, other_town)) < kDisagreeBelow);  // two towns of a region
+    CHECK(score_features(s, town, region).value > score_features(s, town, other_town).value);
+  }
+  SECTION("from Bloom filters") {
+    BloomSecret secret(std::array<uint8_t, 32>{3, 1, 4});
+    BloomEncoder enc(s, secret);
+    BloomMatrix m = enc.make_matrix();
+    for (const auto* f : {&town, &region, &other_town}) enc.encode(*f, m);
+    CHECK(place_sim(score_bloom(s, m, 0, m, 1)) == Approx(kRegionSimilarity));
+    CHECK(place_sim(score_bloom(s, m, 1, m, 0)) == Approx(kRegionSimilarity));
+    CHECK(place_sim(score_bloom(s, m, 0, m, 2)) < kDisagreeBelow);
   }
 }
 
