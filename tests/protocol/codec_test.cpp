@@ -142,23 +142,33 @@ TEST_CASE("hostile frames are refused with one clear error", "[protocol][codec]"
   }
 }
 
-TEST_CASE("a record sent as a field list (older senders) reads as its canonical encoding", "[protocol][codec]") {
+namespace {
+
+// A batch of one record sent as a field list (what older senders send), decoded.
+Result<Message> decode_field_list(std::initializer_list<std::pair<const char*, const char*>> pairs) {
   capnp::MallocMessageBuilder builder;
   auto batch = builder.initRoot<wire::Envelope>().initBody().initRecordBatch();
   batch.setBatchId("b");
   auto record = batch.initRecords(1)[0];
   record.setRecordId("case-17");
   record.setVersion(3);
-  // Out of order, a repeated name and an empty value: read as a FieldMap holds them.
-  auto fields = record.initFields(4);
-  const char* pairs[4][2] = {{"sex", "male"}, {"given_name", "x"}, {"given_name", "Y"}, {"family_name", ""}};
-  for (unsigned i = 0; i < 4; ++i) {
-    fields[i].setName(pairs[i][0]);
-    fields[i].setValue(pairs[i][1]);
+  auto fields = record.initFields(static_cast<unsigned>(pairs.size()));
+  unsigned i = 0;
+  for (const auto& [name, value] : pairs) {
+    fields[i].setName(name);
+    fields[i].setValue(value);
+    ++i;
   }
   const auto words = capnp::messageToFlatArray(builder);
   const auto bytes = words.asBytes();
-  auto m = decode_payload(std::string_view(reinterpret_cast<const char*>(bytes.begin()), bytes.size()));
+  return decode_payload(std::string_view(reinterpret_cast<const char*>(bytes.begin()), bytes.size()));
+}
+
+}  // namespace
+
+TEST_CASE("a record sent as a field list (older senders) reads as its canonical encoding", "[protocol][codec]") {
+  // Out of order, a repeated name and an empty value: read as a FieldMap holds them.
+  auto m = decode_field_list({{"sex", "male"}, {"given_name", "x"}, {"given_name", "Y"}, {"family_name", ""}});
   REQUIRE(m);
   const auto* b = m.value().get<RecordBatch>();
   REQUIRE(b);
@@ -168,20 +178,7 @@ TEST_CASE("a record sent as a field list (older senders) reads as its canonical 
 
 TEST_CASE("a field list that no record can hold is refused, not re-encoded into bad bytes", "[protocol][codec]") {
   // Found by frame_fuzz: an empty field name decoded, then its re-encoded frame did not.
-  capnp::MallocMessageBuilder builder;
-  auto batch = builder.initRoot<wire::Envelope>().initBody().initRecordBatch();
-  batch.setBatchId("b");
-  auto record = batch.initRecords(1)[0];
-  record.setRecordId("case-17");
-  record.setVersion(3);
-  auto fields = record.initFields(2);
-  fields[0].setName("given_name");
-  fields[0].setValue("x");
-  fields[1].setName("");
-  fields[1].setValue("no name");
-  const auto words = capnp::messageToFlatArray(builder);
-  const auto bytes = words.asBytes();
-  auto m = decode_payload(std::string_view(reinterpret_cast<const char*>(bytes.begin()), bytes.size()));
+  auto m = decode_field_list({{"given_name", "x"}, {"", "no name"}});
   REQUIRE_FALSE(m);
   CHECK(m.error().what == "fields do not make a valid record");
 }
