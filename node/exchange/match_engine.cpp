@@ -389,14 +389,23 @@ Result<MatchQuery> MatchEngine::begin_job(const policies::CompiledAgreement& our
   {
     JISR_TRY(auto txn, env_.read());
     q.change_seq = records.last_seq(txn);
-    // Bloom: every record's features first, so that the places' regions are learned from all
-    // of our records before any is encoded.
-    std::vector<match::RecordFeatures> all;
+    // Bloom: a first pass learns the places' regions from all of our records (places only,
+    // nothing kept per record), so that the second can encode each record as it goes.
+    match::PlaceHierarchy places(*q.spec);
+    if (bloom) {
+      JISR_TRY(records.for_each(txn, [&](const Record& r) {
+        places.learn(r.fields);
+        return true;
+      }));
+      places.finish();
+    }
     JISR_TRY(records.for_each(txn, [&](const Record& r) {
       auto features = match::extract_features(*q.spec, r.fields);
       if (bloom) {
         q.records.push_back(r.id);
-        all.push_back(std::move(features));
+        places.extend(features);
+        encoder->encode(features, filters);
+        q.request.block_keys.push_back(pack_block_keys(match::blocking_keys(*q.spec, features, block_key)));
         return true;
       }
       auto ks = match::match_keys(*q.spec, features, match::KeySide::kQuerier);
@@ -410,16 +419,6 @@ Result<MatchQuery> MatchEngine::begin_job(const policies::CompiledAgreement& our
       }
       return true;
     }));
-    if (bloom) {
-      match::PlaceHierarchy places(*q.spec);
-      for (const auto& f : all) places.learn(f);
-      places.finish();
-      for (auto& f : all) {
-        places.extend(f);
-        encoder->encode(f, filters);
-        q.request.block_keys.push_back(pack_block_keys(match::blocking_keys(*q.spec, f, block_key)));
-      }
-    }
   }
   if (bloom) {
     const size_t bytes = filters.words() * 8;
@@ -665,24 +664,24 @@ Result<void> MatchEngine::answer_bloom(const OrgId& peer, const policies::Compil
   store::RecordStore records(env_);
   {
     JISR_TRY(auto txn, env_.read());
-    // Every record's features first, so that the places' regions are learned from all of our
-    // records before any is encoded.
-    std::vector<match::RecordFeatures> all;
+    // A first pass learns the places' regions from all of our records (places only, nothing
+    // kept per record), so that the second can encode each record as it goes.
+    match::PlaceHierarchy places(spec);
     JISR_TRY(records.for_each(txn, [&](const Record& r) {
-      all.push_back(match::extract_features(spec, r.fields));
+      places.learn(r.fields);
+      return true;
+    }));
+    places.finish();
+    JISR_TRY(records.for_each(txn, [&](const Record& r) {
+      auto features = match::extract_features(spec, r.fields);
+      places.extend(features);
+      encoder.encode(features, mine);
+      rarity.add(features);
+      my_blocks.push_back(match::blocking_keys(spec, features, block_key));
+      if (my_blocks.back().size() > kMaxBlockKeys) my_blocks.back().resize(kMaxBlockKeys);
       ids.push_back(r.id);
       return true;
     }));
-    match::PlaceHierarchy places(spec);
-    for (const auto& f : all) places.learn(f);
-    places.finish();
-    for (auto& f : all) {
-      places.extend(f);
-      encoder.encode(f, mine);
-      rarity.add(f);
-      my_blocks.push_back(match::blocking_keys(spec, f, block_key));
-      if (my_blocks.back().size() > kMaxBlockKeys) my_blocks.back().resize(kMaxBlockKeys);
-    }
   }
   rarity.finish();
   resp.count = static_cast<uint32_t>(ids.size());

@@ -69,18 +69,27 @@ RecordFeatures extract_features(const CompiledMatchSpec& spec, const FieldMap& f
 
 PlaceHierarchy::PlaceHierarchy(const CompiledMatchSpec& spec) {
   for (size_t i = 0; i < spec.fields.size(); ++i) {
-    if (spec.fields[i].role == MatchRole::kPlace) place_fields_.push_back(i);
+    if (spec.fields[i].role != MatchRole::kPlace) continue;
+    place_fields_.push_back(i);
+    place_names_.push_back(spec.fields[i].name);
+  }
+}
+
+void PlaceHierarchy::count(const std::vector<std::string>& parts) {
+  for (size_t x = 0; x < parts.size(); ++x) {
+    for (size_t y = 0; y < parts.size(); ++y) {
+      if (x != y) ++together_[parts[x]][parts[y]];
+    }
   }
 }
 
 void PlaceHierarchy::learn(const RecordFeatures& record) {
-  for (size_t f : place_fields_) {
-    const auto& parts = record.fields[f].parts;
-    for (size_t x = 0; x < parts.size(); ++x) {
-      for (size_t y = 0; y < parts.size(); ++y) {
-        if (x != y) ++together_[parts[x]][parts[y]];
-      }
-    }
+  for (size_t f : place_fields_) count(record.fields[f].parts);
+}
+
+void PlaceHierarchy::learn(const FieldMap& fields) {
+  for (const auto& name : place_names_) {
+    if (auto value = fields.get(name)) count(place_skeletons(*value));
   }
 }
 

@@ -48,8 +48,11 @@ RecordFeatures extract_features(const CompiledMatchSpec& spec, const FieldMap& f
 class PlaceHierarchy {
  public:
   explicit PlaceHierarchy(const CompiledMatchSpec& spec);
-  // Counts the places of one record (its place fields pooled).
+  // Counts the places of one record (its place fields pooled), from its features or, in a
+  // first pass over many records that keeps none of them, from its fields (only the places
+  // are normalised).
   void learn(const RecordFeatures& record);
+  void learn(const FieldMap& fields);
   // After the last learn(): picks each place's larger place.
   void finish();
   // Fills the regions of every place field of `record` (larger places not among its parts).
@@ -61,7 +64,10 @@ class PlaceHierarchy {
   static constexpr uint32_t kMinTogether = 2;
 
  private:
+  void count(const std::vector<std::string>& parts);
+
   std::vector<size_t> place_fields_;
+  std::vector<std::string> place_names_;
   std::unordered_map<std::string, std::unordered_map<std::string, uint32_t>> together_;
   std::unordered_map<std::string, std::string> larger_;
 };

@@ -351,18 +351,25 @@ TEST_CASE("places: regions learned from one side's own records, a town meets its
   };
   // The side's records: Idlib is written beside three towns, each town beside Idlib twice.
   std::vector<RecordFeatures> side;
+  PlaceHierarchy from_fields(s);  // the same, learned from the records' fields (a first pass)
   for (const char* p : {"سراقب، ادلب", "ادلب - سراقب", "معرة النعمان، ادلب", "معرة النعمان - ادلب",
                         "Kafranbel, Idlib", "كفرنبل - ادلب", "حماة - السلمية"}) {
     side.push_back(rec(p));
+    from_fields.learn(fields({{"given_name", "خالد"}, {"missing_place", p}}));
   }
   PlaceHierarchy places(s);
   for (const auto& f : side) places.learn(f);
   places.finish();
+  from_fields.finish();
+  CHECK(places.size() == from_fields.size());
   const size_t mp = 7;  // missing_place in spec()
   REQUIRE(s.fields[mp].name == "missing_place");
   auto town = rec("سراقب");
+  auto town_again = town;
   places.extend(town);
+  from_fields.extend(town_again);
   CHECK(town.fields[mp].regions.size() == 1);
+  CHECK(town_again.fields[mp].regions == town.fields[mp].regions);
   auto region = rec("Idlib");
   places.extend(region);
   CHECK(region.fields[mp].regions.empty());  // the larger place has no larger place
