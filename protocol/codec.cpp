@@ -230,11 +230,9 @@ class Decoder {
       WireRecord rec;
       rec.id = record_id(r.getRecordId());
       rec.version = r.getVersion();
-      if (r.hasEncodedFields()) {
+      const bool encoded = r.hasEncodedFields();
+      if (encoded) {
         rec.fields = bytes(r.getEncodedFields(), "encodedFields");
-        // Checked here so that a record's fields are always well formed past this layer: the
-        // receiver reads them in place.
-        if (ok() && !decode_fields_view(rec.fields, fields_)) fail("encodedFields is not a canonical record encoding");
       } else {
         // An older sender's field list, read as before: any order, the last of a repeated name
         // wins, an empty value is no field.
@@ -244,10 +242,12 @@ class Decoder {
         entries.reserve(fields.size());
         for (auto f : fields) entries.emplace_back(text(f.getName(), "field name"), text(f.getValue(), "field value"));
         if (ok()) rec.fields = encode_fields(std::move(entries));
-        // The same check as for encoded fields (found by frame_fuzz): a list may hold what no
-        // record can (an empty name, too many fields), and must be refused here, not re-sent
-        // as bytes that no receiver would take.
-        if (ok() && !decode_fields_view(rec.fields, fields_)) fail("fields do not make a valid record");
+      }
+      // Checked here so that a record's fields are always well formed past this layer (the
+      // receiver reads them in place). An old-style list too: it may hold what no record can
+      // (an empty name, too many fields; found by frame_fuzz).
+      if (ok() && !decode_fields_view(rec.fields, fields_)) {
+        fail(encoded ? "encodedFields is not a canonical record encoding" : "fields do not make a valid record");
       }
       if (!ok()) return out;
       out.push_back(std::move(rec));

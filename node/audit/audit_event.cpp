@@ -277,27 +277,23 @@ Result<AuditEntry> decode_entry(std::string_view bytes) {
   for (auto& f : e.fields) {
     if (!str(f, 64)) return corrupt("truncated field list");
   }
-  auto n_counts = r.varint();
-  if (!n_counts || *n_counts > kMaxCounts) return corrupt("bad count list");
-  e.counts.resize(*n_counts);
-  for (auto& [name, value] : e.counts) {
-    if (!str(name, 32)) return corrupt("truncated count list");
-    auto v = r.varint();
-    if (!v) return corrupt("truncated count list");
-    value = *v;
-  }
+  // A list of (text, number) pairs: the counts, and the records of format 2. Empty when bad.
+  const auto pairs = [&](auto& list, size_t max_items, size_t max_text) -> std::optional<const char*> {
+    auto n = r.varint();
+    if (!n || *n > max_items) return "bad";
+    list.resize(*n);
+    for (auto& [text, number] : list) {
+      auto v = str(text, max_text) ? r.varint() : std::nullopt;
+      if (!v) return "truncated";
+      number = *v;
+    }
+    return std::nullopt;
+  };
+  if (auto bad = pairs(e.counts, kMaxCounts, 32)) return corrupt(std::string(*bad) + " count list");
   if (!str(e.detail, kMaxDetailBytes)) return corrupt("truncated detail");
   if (*format == kEntryFormatWithRecords) {
     // n = 0 decodes, but re-encodes as format 1: refused below as not canonical.
-    auto n_records = r.varint();
-    if (!n_records || *n_records > kMaxRecords) return corrupt("bad record list");
-    e.records.resize(*n_records);
-    for (auto& [id, version] : e.records) {
-      if (!str(id, 256)) return corrupt("truncated record list");
-      auto v = r.varint();
-      if (!v) return corrupt("truncated record list");
-      version = *v;
-    }
+    if (auto bad = pairs(e.records, kMaxRecords, 256)) return corrupt(std::string(*bad) + " record list");
   }
   if (!r.at_end()) return corrupt("trailing bytes");
   if (auto valid = validate(e); !valid) return corrupt("invalid content: " + valid.error().what);
