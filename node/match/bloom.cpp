@@ -105,8 +105,6 @@ size_t bloom_segments(const CompiledMatchSpec& spec) {
   return n;
 }
 
-int vowel_segment(const CompiledMatchSpec& spec, size_t f) { return spec.fields[f].vowel_segment; }
-
 namespace {
 
 void add_name_grams(const std::string& skeleton, std::vector<std::string>& grams) {

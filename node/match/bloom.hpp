@@ -72,8 +72,6 @@ Result<BloomSecret> derive_bloom_secret(const std::array<uint8_t, 64>& own_ed255
 // place field for its regions (FieldFeatures::regions), under the place key, so that a town
 // meets its region written alone on the other side (MatchField::region_segment).
 size_t bloom_segments(const CompiledMatchSpec& spec);
-// The vowel segment of field f, or -1 when f is not a name.
-int vowel_segment(const CompiledMatchSpec& spec, size_t f);
 
 // Filters of many records: row i is words() consecutive words; pops[i] its popcount;
 // field_pops[i * fields + s] the popcount of segment s (0 when the field was absent); `fields`

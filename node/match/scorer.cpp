@@ -215,15 +215,15 @@ Score score_features(const CompiledMatchSpec& spec, const RecordFeatures& a,
       };
       return meets(x.regions, y.parts) || meets(x.parts, y.regions) ? kRegionSimilarity : sim;
     }
+    const auto gx = field_grams(spec.fields[fa], x, 0), gy = field_grams(spec.fields[fb], y, 0);
     // Names both written in Arabic script compare with their long vowels (bloom.hpp).
     double sim = !x.vowelled.empty() && !y.vowelled.empty()
                      ? set_similarity(MatchRole::kName, vowel_grams(x), vowel_grams(y))
-                     : set_similarity(MatchRole::kName, field_grams(spec.fields[fa], x, 0),
-                                      field_grams(spec.fields[fb], y, 0));
+                     : set_similarity(MatchRole::kName, gx, gy);
     // One source wrote several names, the other one: its first name may be all it wrote.
     const auto xf = first_word_grams(x), yf = first_word_grams(y);
-    if (!xf.empty() && yf.empty()) sim = std::max(sim, set_similarity(MatchRole::kName, xf, field_grams(spec.fields[fb], y, 0)));
-    if (xf.empty() && !yf.empty()) sim = std::max(sim, set_similarity(MatchRole::kName, field_grams(spec.fields[fa], x, 0), yf));
+    if (!xf.empty() && yf.empty()) sim = std::max(sim, set_similarity(MatchRole::kName, xf, gy));
+    if (xf.empty() && !yf.empty()) sim = std::max(sim, set_similarity(MatchRole::kName, gx, yf));
     return sim;
   }, [&](uint32_t f) {
     const DateValue& x = *a.fields[f].date;
@@ -244,23 +244,25 @@ Score score_bloom(const CompiledMatchSpec& spec, const BloomMatrix& a, size_t i,
   const size_t n = a.fields;
   const uint64_t* ra = a.row(i);
   const uint64_t* rb = b.row(j);
-  auto segment_similarity = [&](size_t sa, size_t sb, MatchRole role) -> std::optional<double> {
-    uint32_t pa = a.field_pops[i * n + sa], pb = b.field_pops[j * n + sb];
-    if (pa == 0 || pb == 0) return std::nullopt;
+  const auto pop_a = [&](size_t sa) { return a.field_pops[i * n + sa]; };
+  const auto pop_b = [&](size_t sb) { return b.field_pops[j * n + sb]; };
+  // Bits set in both segment sa of a and segment sb of b.
+  const auto common_bits = [&](size_t sa, size_t sb) {
     uint32_t common = 0;
     field_and_popcounts(ra + sa * kFieldWords, rb + sb * kFieldWords, 1, kFieldWords, &common);
-    return similarity(role, common, pa, pb);
+    return common;
   };
-  // Filters with the vowel and day segments of this spec (bloom_segments).
+  auto segment_similarity = [&](size_t sa, size_t sb, MatchRole role) -> std::optional<double> {
+    if (pop_a(sa) == 0 || pop_b(sb) == 0) return std::nullopt;
+    return similarity(role, common_bits(sa, sb), pop_a(sa), pop_b(sb));
+  };
+  // Filters with every extra segment of this spec (bloom_segments).
   const bool has_segments = a.fields == bloom_segments(spec) && b.fields == a.fields;
   // Whether any region gram of one side's region segment is in the other's place segment (all
-  // its bits set there: a chance hit of 4 given bits is rare).
+  // its bits set there: a chance hit of kHashesPerGram given bits is rare).
   const auto region_meets = [&](size_t sa, size_t sb, bool a_regions) {
-    const uint32_t pr = a_regions ? a.field_pops[i * n + sa] : b.field_pops[j * n + sb];
-    if (pr == 0) return false;
-    uint32_t common = 0;
-    field_and_popcounts(ra + sa * kFieldWords, rb + sb * kFieldWords, 1, kFieldWords, &common);
-    return common >= static_cast<uint32_t>(kHashesPerGram);
+    if ((a_regions ? pop_a(sa) : pop_b(sb)) == 0) return false;
+    return common_bits(sa, sb) >= static_cast<uint32_t>(kHashesPerGram);
   };
   return score_with(spec, [&](uint32_t fa, uint32_t fb) -> std::optional<double> {
     const auto plain = segment_similarity(fa, fb, spec.fields[fb].role);
@@ -280,7 +282,7 @@ Score score_bloom(const CompiledMatchSpec& spec, const BloomMatrix& a, size_t i,
     // first-name segment is under the names' key, so it compares with a whole name).
     const auto wa = static_cast<size_t>(spec.fields[fa].first_word_segment);
     const auto wb = static_cast<size_t>(spec.fields[fb].first_word_segment);
-    const bool a_several = a.field_pops[i * n + wa] > 0, b_several = b.field_pops[j * n + wb] > 0;
+    const bool a_several = pop_a(wa) > 0, b_several = pop_b(wb) > 0;
     if (a_several && !b_several) sim = std::max(sim, segment_similarity(wa, fb, MatchRole::kName).value_or(0.0));
     if (!a_several && b_several) sim = std::max(sim, segment_similarity(fa, wb, MatchRole::kName).value_or(0.0));
     return sim;
@@ -288,12 +290,10 @@ Score score_bloom(const CompiledMatchSpec& spec, const BloomMatrix& a, size_t i,
     const int seg = spec.fields[f].day_segment;
     if (!has_segments || seg < 0) return 0;
     const auto s = static_cast<size_t>(seg);
-    if (a.field_pops[i * n + s] == 0 || b.field_pops[j * n + s] == 0) return 0;
-    uint32_t common = 0;
-    field_and_popcounts(ra + s * kFieldWords, rb + s * kFieldWords, 1, kFieldWords, &common);
-    // One gram of 8 bits each side: the same gram shares all 8, two different ones share by
-    // chance a bit or two of 256.
-    return common * 2 >= std::min(a.field_pops[i * n + s], b.field_pops[j * n + s]) ? 1 : -1;
+    if (pop_a(s) == 0 || pop_b(s) == 0) return 0;
+    // One gram of kHashesPerGram bits each side: the same gram shares all of them, two
+    // different ones share by chance a bit or so of 256.
+    return common_bits(s, s) * 2 >= std::min(pop_a(s), pop_b(s)) ? 1 : -1;
   }, b_rarity);
 }
 
@@ -405,9 +405,8 @@ std::vector<uint64_t> blocking_keys(const CompiledMatchSpec& spec, const RecordF
     const DateValue& d = *ff.date;
     if (d.years.lo != d.years.hi || d.month == 0) continue;  // a year or an estimate only
     const std::string year = std::to_string(d.years.lo);
-    if (d.day != 0) {
-      const int lo = std::min(d.month, d.day), hi = std::max(d.month, d.day);  // swap-tolerant
-      out.push_back(keyed_hash(join({"dd", spec.fields[f].name, year, std::to_string(lo), std::to_string(hi)}), key));
+    for (const auto& day : day_grams(ff)) {  // the month and day, swap-tolerant (bloom.hpp)
+      out.push_back(keyed_hash(join({"dd", spec.fields[f].name, year, day}), key));
     }
     for (uint32_t n : names) {
       out.push_back(keyed_hash(join({"nm", spec.fields[f].name, record.fields[n].skeleton, year, std::to_string(d.month)}), key));
