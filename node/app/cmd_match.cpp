@@ -51,6 +51,11 @@ int run_match(const MatchOptions& opt) {
         "match job {} with {} ({}): {} record(s) queried, {} new candidate(s), {} found again; peer quota left today: {}\n",
         o.value("job", std::string()), opt.peer, opt.method, o.value("query_records", 0), o.value("candidates", 0),
         o.value("known_candidates", 0), o.value("quota_left", 0));
+    if (const uint64_t aside = o.value("set_aside", uint64_t{0}); aside > 0) {
+      std::cout << fmt::format(
+          "{} pair(s) set aside: the peer's record was claimed more strongly by another of our records, "
+          "not the same person\n", aside);
+    }
   }
   return kExitOk;
 }

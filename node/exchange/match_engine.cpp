@@ -389,21 +389,26 @@ Result<MatchQuery> MatchEngine::begin_job(const policies::CompiledAgreement& our
   {
     JISR_TRY(auto txn, env_.read());
     q.change_seq = records.last_seq(txn);
-    // Bloom: a first pass learns the places' regions from all of our records (places only,
-    // nothing kept per record), so that the second can encode each record as it goes.
+    // Bloom: a first pass learns the places' regions and the names' likely misspellings from
+    // all of our records (places and names only, nothing kept per record), so that the second
+    // can encode each record as it goes.
     match::PlaceHierarchy places(*q.spec);
+    match::NameSpellings spellings(*q.spec);
     if (bloom) {
       JISR_TRY(records.for_each(txn, [&](const Record& r) {
         places.learn(r.fields);
+        spellings.learn(r.fields);
         return true;
       }));
       places.finish();
+      spellings.finish();
     }
     JISR_TRY(records.for_each(txn, [&](const Record& r) {
       auto features = match::extract_features(*q.spec, r.fields);
       if (bloom) {
         q.records.push_back(r.id);
         places.extend(features);
+        spellings.extend(features);
         encoder->encode(features, filters);
         q.request.block_keys.push_back(pack_block_keys(match::blocking_keys(*q.spec, features, block_key)));
         return true;
@@ -494,7 +499,46 @@ Result<MatchJobOutcome> MatchEngine::finish_job(MatchQuery& q, const protocol::M
     for (const auto& f : found) best[f.record] = std::max(best[f.record], f.score);
     std::erase_if(found, [&](const Found& f) { return f.score < best[f.record] - kRunnerUpBits; });
   }
+  uint64_t set_aside = 0;
+  if (found.size() > 1) {
+    // Two of our records claiming one peer record: the weaker is set aside unless our own
+    // records say they describe one person (scorer.hpp resolve_claims). Only the records in
+    // such a conflict are read again.
+    std::map<std::string, uint32_t> peer_index;
+    std::vector<match::Claim> claims;
+    for (const auto& f : found) {
+      auto [it, fresh] = peer_index.try_emplace(f.handle, static_cast<uint32_t>(peer_index.size()));
+      claims.push_back({f.record, it->second, f.score});
+    }
+    std::map<uint32_t, std::optional<match::RecordFeatures>> features;
+    store::RecordStore records(env_);
+    JISR_TRY(auto txn, env_.read());
+    Result<void> failure = ok();
+    auto features_of = [&](uint32_t r) -> const std::optional<match::RecordFeatures>& {
+      auto [it, fresh] = features.try_emplace(r);
+      if (fresh) {
+        auto rec = records.get(txn, q.records[r]);
+        if (!rec) {
+          failure = rec.error();
+        } else if (rec.value()) {
+          it->second = match::extract_features(*q.spec, rec.value()->fields);
+        }
+      }
+      return it->second;
+    };
+    auto aside = match::resolve_claims(claims, [&](uint32_t x, uint32_t y) {
+      const auto& fx = features_of(x);
+      const auto& fy = features_of(y);
+      // A record deleted since the job began claims nothing against another.
+      return !fx || !fy || match::same_person(*q.spec, *fx, *fy);
+    });
+    JISR_TRY(failure);
+    size_t k = 0;
+    std::erase_if(found, [&](const Found&) { return aside[k++]; });
+    set_aside = static_cast<uint64_t>(std::count(aside.begin(), aside.end(), true));
+  }
   MatchJobOutcome out;
+  out.set_aside = set_aside;
   out.job_id = q.job_id;
   out.peer = q.peer;
   out.method = std::string(method_name(q.method));
@@ -554,7 +598,8 @@ Result<MatchJobOutcome> MatchEngine::finish_job(MatchQuery& q, const protocol::M
                 {"query_points", out.query_points},
                 {"peer_points", out.peer_points},
                 {"candidates", out.candidates},
-                {"known_candidates", out.known}};
+                {"known_candidates", out.known},
+                {"set_aside", out.set_aside}};
     e.detail = fmt::format("{} query", out.method);
     JISR_TRY(audit_.append(txn, e, now));
     return ok();
@@ -664,17 +709,22 @@ Result<void> MatchEngine::answer_bloom(const OrgId& peer, const policies::Compil
   store::RecordStore records(env_);
   {
     JISR_TRY(auto txn, env_.read());
-    // A first pass learns the places' regions from all of our records (places only, nothing
-    // kept per record), so that the second can encode each record as it goes.
+    // A first pass learns the places' regions and the names' likely misspellings from all of
+    // our records (places and names only, nothing kept per record), so that the second can
+    // encode each record as it goes.
     match::PlaceHierarchy places(spec);
+    match::NameSpellings spellings(spec);
     JISR_TRY(records.for_each(txn, [&](const Record& r) {
       places.learn(r.fields);
+      spellings.learn(r.fields);
       return true;
     }));
     places.finish();
+    spellings.finish();
     JISR_TRY(records.for_each(txn, [&](const Record& r) {
       auto features = match::extract_features(spec, r.fields);
       places.extend(features);
+      spellings.extend(features);
       encoder.encode(features, mine);
       rarity.add(features);
       my_blocks.push_back(match::blocking_keys(spec, features, block_key));

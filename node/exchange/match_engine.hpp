@@ -143,6 +143,9 @@ struct MatchJobOutcome {
   uint64_t peer_points = 0;
   uint64_t candidates = 0;              // new candidates of this job
   uint64_t known = 0;                   // pairs found again (already candidates)
+  // Pairs not kept: another of our records, not the same person, claimed the peer record with
+  // a higher score (scorer.hpp resolve_claims).
+  uint64_t set_aside = 0;
   std::vector<uint64_t> candidate_ids;  // the new ones
   uint32_t quota_left = 0;
 };

@@ -236,6 +236,7 @@ boost::asio::awaitable<nlohmann::json> MatchService::admin_match(const nlohmann:
                            {"peer_points", o.peer_points},
                            {"candidates", o.candidates},
                            {"known_candidates", o.known},
+                           {"set_aside", o.set_aside},
                            {"candidate_ids", o.candidate_ids},
                            {"quota_left", o.quota_left}};
 }

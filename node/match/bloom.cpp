@@ -100,7 +100,7 @@ size_t bloom_segments(const CompiledMatchSpec& spec) {
   size_t n = spec.fields.size();
   for (const auto& f : spec.fields) {
     n += (f.vowel_segment >= 0 ? 1 : 0) + (f.day_segment >= 0 ? 1 : 0) + (f.first_word_segment >= 0 ? 1 : 0) +
-         (f.region_segment >= 0 ? 1 : 0);
+         (f.region_segment >= 0 ? 1 : 0) + (f.corrected_segment >= 0 ? 1 : 0);
   }
   return n;
 }
@@ -128,6 +128,14 @@ std::vector<std::string> day_grams(const FieldFeatures& f) {
   // Unordered, so a day/month swap still agrees.
   const int a = std::min(f.date->month, f.date->day), b = std::max(f.date->month, f.date->day);
   grams.push_back("md:" + std::to_string(a) + "-" + std::to_string(b));
+  return grams;
+}
+
+std::vector<std::string> corrected_grams(const FieldFeatures& f) {
+  std::vector<std::string> grams;
+  if (!f.present || f.corrected.empty()) return grams;
+  add_name_grams(f.corrected, grams);
+  sort_unique(grams);
   return grams;
 }
 
@@ -271,11 +279,12 @@ void BloomEncoder::encode(const RecordFeatures& record, BloomMatrix& m) const {
   // The extra segments, kind after kind and each kind in field order, as compile_match_spec
   // numbers them (field_pops is filled in segment order).
   using Grams = std::vector<std::string> (*)(const FieldFeatures&);
-  const std::array<std::tuple<int MatchField::*, Grams, const std::array<uint8_t, 16>*>, 4> extras = {{
+  const std::array<std::tuple<int MatchField::*, Grams, const std::array<uint8_t, 16>*>, 5> extras = {{
       {&MatchField::vowel_segment, &vowel_grams, &vowel_key_},
       {&MatchField::day_segment, &day_grams, &day_key_},
       {&MatchField::first_word_segment, &first_word_grams, &name_key_},
       {&MatchField::region_segment, &region_grams, &place_key_},
+      {&MatchField::corrected_segment, &corrected_grams, &name_key_},
   }};
   for (const auto& [segment, grams, key] : extras) {
     for (size_t fi = 0; fi < spec_.fields.size(); ++fi) {

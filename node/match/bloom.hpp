@@ -70,7 +70,9 @@ Result<BloomSecret> derive_bloom_secret(const std::array<uint8_t, 64>& own_ed255
 // name key: a source that wrote only the mother's given name ("Fatima") compares with the
 // first name of the other's "Fatima al-Khatib" (MatchField::first_word_segment); then one per
 // place field for its regions (FieldFeatures::regions), under the place key, so that a town
-// meets its region written alone on the other side (MatchField::region_segment).
+// meets its region written alone on the other side (MatchField::region_segment); then one per
+// name field for the name it is likely a misspelling of (NameSpellings; empty otherwise), under
+// the name key, so that "محدم" meets "محمد" on the other side (MatchField::corrected_segment).
 size_t bloom_segments(const CompiledMatchSpec& spec);
 
 // Filters of many records: row i is words() consecutive words; pops[i] its popcount;
@@ -119,6 +121,9 @@ std::vector<std::string> day_grams(const FieldFeatures& f);
 // The grams of a name field's first-name segment: the grams of its first name (as
 // field_grams of that name alone), empty for a single name.
 std::vector<std::string> first_word_grams(const FieldFeatures& f);
+// The grams of a name field's corrected segment: field_grams of the skeleton it is likely a
+// misspelling of (FieldFeatures::corrected), empty when none.
+std::vector<std::string> corrected_grams(const FieldFeatures& f);
 // The grams of a place field's region segment: each region's whole-word gram (as field_grams
 // writes it for a part), empty without regions.
 std::vector<std::string> region_grams(const FieldFeatures& f);

@@ -127,4 +127,94 @@ void PlaceHierarchy::extend(RecordFeatures& record) const {
   }
 }
 
+NameSpellings::NameSpellings(const CompiledMatchSpec& spec) {
+  for (size_t i = 0; i < spec.fields.size(); ++i) {
+    if (spec.fields[i].role != MatchRole::kName) continue;
+    name_fields_.push_back(i);
+    field_names_.push_back(spec.fields[i].name);
+  }
+}
+
+void NameSpellings::learn(const RecordFeatures& record) {
+  for (size_t f : name_fields_) {
+    if (record.fields[f].present) ++count_[record.fields[f].skeleton];
+  }
+}
+
+void NameSpellings::learn(const FieldMap& fields) {
+  for (const auto& name : field_names_) {
+    if (auto value = fields.get(name)) {
+      std::string skeleton = name_skeleton(*value);
+      if (!skeleton.empty()) ++count_[skeleton];
+    }
+  }
+}
+
+void NameSpellings::finish() {
+  corrected_.clear();
+  std::string alphabet;
+  for (const auto& [skeleton, n] : count_) {
+    for (char c : skeleton) {
+      if (alphabet.find(c) == std::string::npos) alphabet.push_back(c);
+    }
+  }
+  for (const auto& [skeleton, n] : count_) {
+    // The skeletons one edit away that are written somewhere (each once, however reached).
+    std::vector<const std::pair<const std::string, uint32_t>*> neighbours;
+    auto consider = [&](const std::string& candidate) {
+      auto it = count_.find(candidate);
+      if (it != count_.end() && it->first != skeleton) neighbours.push_back(&*it);
+    };
+    std::string e;
+    for (size_t i = 0; i <= skeleton.size(); ++i) {
+      for (char c : alphabet) {  // a letter added
+        e = skeleton;
+        e.insert(e.begin() + static_cast<std::ptrdiff_t>(i), c);
+        consider(e);
+      }
+      if (i == skeleton.size()) break;
+      e = skeleton;  // dropped
+      e.erase(i, 1);
+      if (!e.empty()) consider(e);
+      for (char c : alphabet) {  // replaced
+        if (c == skeleton[i]) continue;
+        e = skeleton;
+        e[i] = c;
+        consider(e);
+      }
+      if (i + 1 < skeleton.size() && skeleton[i] != skeleton[i + 1]) {  // neighbours swapped
+        e = skeleton;
+        std::swap(e[i], e[i + 1]);
+        consider(e);
+      }
+    }
+    std::sort(neighbours.begin(), neighbours.end());
+    neighbours.erase(std::unique(neighbours.begin(), neighbours.end()), neighbours.end());
+    const std::pair<const std::string, uint32_t>* best = nullptr;
+    uint32_t second = 0;
+    for (const auto* nb : neighbours) {
+      if (best == nullptr || nb->second > best->second) {
+        if (best != nullptr) second = std::max(second, best->second);
+        best = nb;
+      } else {
+        second = std::max(second, nb->second);
+      }
+    }
+    if (best != nullptr && best->second >= kCommonAtLeast && best->second >= kCommonRatio * n &&
+        best->second >= kUnambiguousRatio * second) {
+      corrected_.emplace(skeleton, best->first);
+    }
+  }
+  count_.clear();
+}
+
+void NameSpellings::extend(RecordFeatures& record) const {
+  for (size_t f : name_fields_) {
+    auto& field = record.fields[f];
+    field.corrected.clear();
+    if (!field.present) continue;
+    if (auto it = corrected_.find(field.skeleton); it != corrected_.end()) field.corrected = it->second;
+  }
+}
+
 }  // namespace jisr::match

@@ -21,6 +21,8 @@ struct FieldFeatures {
   std::string skeleton;             // kName: phonetic skeleton (normalize.hpp)
   std::string first_name;           // kName: first_name_skeleton(), empty for a single name
   std::string vowelled;             // kName: skeleton with written long vowels (Arabic script only)
+  std::string corrected;            // kName: the skeleton this one is likely a misspelling of
+                                    // (NameSpellings), empty when none
   std::vector<std::string> parts;   // kPlace: part skeletons; kText: folded words
   std::vector<std::string> regions; // kPlace: larger places of the parts (PlaceHierarchy)
   std::optional<DateValue> date;    // kDate
@@ -70,6 +72,38 @@ class PlaceHierarchy {
   std::vector<std::string> place_names_;
   std::unordered_map<std::string, std::unordered_map<std::string, uint32_t>> together_;
   std::unordered_map<std::string, std::string> larger_;
+};
+
+// Misspelt names: a source's typo ("محدم" for "محمد", "Umat" for "Omar") changes one letter of
+// a short skeleton and with it most of its grams, so the name reads as a different one, as a
+// sibling's would. A NameSpellings learns, from one side's own records, how often each name
+// skeleton is written (all name fields pooled); a skeleton written at most kRareAtMost times
+// that is one edit (a letter replaced, added, dropped, or two neighbours swapped) from a
+// skeleton written at least kCommonAtLeast times and kCommonRatio times as often as any other
+// such neighbour is taken for a misspelling of it (FieldFeatures::corrected), and a scorer
+// counts agreement through the correction as similar, not the same. A rare name with no common
+// neighbour, or with two, is left alone: a real rare name stays what it is. Nothing is
+// hard-coded: each side learns from its own records, in any script.
+// Thread-safety: learn() and finish() on one thread; then extend() may run concurrently.
+class NameSpellings {
+ public:
+  explicit NameSpellings(const CompiledMatchSpec& spec);
+  void learn(const RecordFeatures& record);
+  void learn(const FieldMap& fields);
+  void finish();
+  // Fills FieldFeatures::corrected of every name field of `record`.
+  void extend(RecordFeatures& record) const;
+  size_t size() const { return corrected_.size(); }
+
+  static constexpr uint32_t kCommonAtLeast = 10;
+  static constexpr uint32_t kCommonRatio = 20;
+  static constexpr uint32_t kUnambiguousRatio = 3;
+
+ private:
+  std::vector<size_t> name_fields_;
+  std::vector<std::string> field_names_;
+  std::unordered_map<std::string, uint32_t> count_;
+  std::unordered_map<std::string, std::string> corrected_;
 };
 
 }  // namespace jisr::match

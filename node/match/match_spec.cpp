@@ -138,6 +138,7 @@ Result<CompiledMatchSpec> compile_match_spec(const MatchSpec& spec, const Record
   number(MatchRole::kDate, &MatchField::day_segment);
   number(MatchRole::kName, &MatchField::first_word_segment);
   number(MatchRole::kPlace, &MatchField::region_segment);
+  number(MatchRole::kName, &MatchField::corrected_segment);
   auto index_of = [&out](const std::string& name) -> int {
     for (size_t i = 0; i < out.fields.size(); ++i) {
       if (out.fields[i].name == name) return static_cast<int>(i);

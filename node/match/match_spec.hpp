@@ -78,6 +78,9 @@ struct MatchField {
   // kPlace: the Bloom segment of the place's regions (PlaceHierarchy; after the first-name
   // segments), -1 for other roles.
   int region_segment = -1;
+  // kName: the Bloom segment of the name this one is likely a misspelling of (NameSpellings;
+  // after the region segments), -1 for other roles.
+  int corrected_segment = -1;
 };
 
 struct CompiledKey {

@@ -224,7 +224,12 @@ Score score_features(const CompiledMatchSpec& spec, const RecordFeatures& a,
     const auto xf = first_word_grams(x), yf = first_word_grams(y);
     if (!xf.empty() && yf.empty()) sim = std::max(sim, set_similarity(MatchRole::kName, xf, gy));
     if (xf.empty() && !yf.empty()) sim = std::max(sim, set_similarity(MatchRole::kName, gx, yf));
-    return sim;
+    const auto xc = corrected_grams(x), yc = corrected_grams(y);
+    double through = 0.0;
+    if (!xc.empty()) through = std::max(through, set_similarity(MatchRole::kName, xc, gy));
+    if (!yc.empty()) through = std::max(through, set_similarity(MatchRole::kName, gx, yc));
+    if (!xc.empty() && !yc.empty()) through = std::max(through, set_similarity(MatchRole::kName, xc, yc));
+    return std::max(sim, through * kMisspeltSimilarity);
   }, [&](uint32_t f) {
     const DateValue& x = *a.fields[f].date;
     const DateValue& y = *b.fields[f].date;
@@ -285,7 +290,15 @@ Score score_bloom(const CompiledMatchSpec& spec, const BloomMatrix& a, size_t i,
     const bool a_several = pop_a(wa) > 0, b_several = pop_b(wb) > 0;
     if (a_several && !b_several) sim = std::max(sim, segment_similarity(wa, fb, MatchRole::kName).value_or(0.0));
     if (!a_several && b_several) sim = std::max(sim, segment_similarity(fa, wb, MatchRole::kName).value_or(0.0));
-    return sim;
+    // A likely misspelling compares as the name it is likely a misspelling of (NameSpellings).
+    const auto ca = static_cast<size_t>(spec.fields[fa].corrected_segment);
+    const auto cb = static_cast<size_t>(spec.fields[fb].corrected_segment);
+    const bool a_corrected = pop_a(ca) > 0, b_corrected = pop_b(cb) > 0;
+    double through = 0.0;
+    if (a_corrected) through = std::max(through, segment_similarity(ca, fb, MatchRole::kName).value_or(0.0));
+    if (b_corrected) through = std::max(through, segment_similarity(fa, cb, MatchRole::kName).value_or(0.0));
+    if (a_corrected && b_corrected) through = std::max(through, segment_similarity(ca, cb, MatchRole::kName).value_or(0.0));
+    return std::max(sim, through * kMisspeltSimilarity);
   }, [&](uint32_t f) {
     const int seg = spec.fields[f].day_segment;
     if (!has_segments || seg < 0) return 0;
@@ -441,6 +454,45 @@ std::vector<std::pair<uint32_t, uint32_t>> candidate_pairs(
   std::sort(pairs.begin(), pairs.end());
   pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
   return pairs;
+}
+
+std::vector<bool> resolve_claims(std::span<const Claim> claims,
+                                 const std::function<bool(uint32_t, uint32_t)>& same_person) {
+  std::vector<uint32_t> order(claims.size());
+  for (uint32_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t x, uint32_t y) { return claims[x].score > claims[y].score; });
+  std::vector<bool> aside(claims.size(), false);
+  std::unordered_map<uint32_t, std::vector<uint32_t>> claimed;  // peer record -> claims (indices)
+  std::unordered_map<uint32_t, bool> claiming;                  // our record -> has claimed
+  for (uint32_t k : order) {
+    const Claim& c = claims[k];
+    auto& holders = claimed[c.peer];
+    const bool taken = std::any_of(holders.begin(), holders.end(), [&](uint32_t h) {
+      return claims[h].record != c.record && claims[h].score > c.score && !same_person(claims[h].record, c.record);
+    });
+    if (taken) {
+      aside[k] = true;
+      continue;
+    }
+    if (!claiming[c.record]) {
+      claiming[c.record] = true;
+      holders.push_back(k);
+    }
+  }
+  return aside;
+}
+
+bool same_person(const CompiledMatchSpec& spec, const RecordFeatures& x, const RecordFeatures& y) {
+  const int own = spec.first_of(MatchRole::kName);
+  const Score s = score_features(spec, x, y);
+  if (s.value < kSamePersonScore) return false;
+  if (own < 0) return true;
+  for (const auto& c : s.fields) {
+    // Crosswise (first two names swapped), field `own` holds the own name against the other's
+    // second name: that still has to agree.
+    if (c.field == static_cast<uint32_t>(own)) return c.similarity >= 0.6;
+  }
+  return true;  // one of them lacks the own name: the rest of the record decided
 }
 
 }  // namespace jisr::match

@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <utility>
@@ -61,6 +62,10 @@ inline constexpr double kSwapPenaltyBits = 2.0;
 // (a little below no evidence at all: two towns of one region stay different, and a place
 // that merely lies in the same region as the other is weak evidence).
 inline constexpr double kRegionSimilarity = 0.5;
+// A name that NameSpellings takes for a misspelling compares also as the name it is likely a
+// misspelling of, and agreement that way counts this much of a similarity: "similar", not the
+// same (a guess about a typo is weaker than the written name).
+inline constexpr double kMisspeltSimilarity = 0.8;
 // Value-specific weights (Fellegi-Sunter with frequency-based u-probabilities): two records
 // that agree on a name few people carry are stronger evidence than two that agree on the
 // commonest one. NameRarity counts, over one node's own records, how often each name field
@@ -99,6 +104,27 @@ Score score_bloom(const CompiledMatchSpec& spec, const BloomMatrix& a, size_t i,
 // different mother_name" (grades: same >= 0.95, similar >= 0.6, else different; without the
 // years, as from Bloom filters: "same birth_date; birth_date another day").
 std::string describe(const CompiledMatchSpec& spec, const Score& score);
+
+// Claims: a peer's record describes one person, and relatives are common, so when two of our
+// records are candidates for the same peer record, the weaker is a sibling or a namesake of
+// the person the stronger describes, unless our two records describe one person (a person
+// reported twice), which the querier can tell in the clear from its own records. Pairs are
+// taken by falling score; a pair is set aside when a stronger pair of another of our records
+// has claimed its peer record and that record is not the same person (same_person); each of
+// our records claims with its strongest pair kept (its weaker pairs stay as alternatives but
+// claim nothing). Returns, per pair, whether it is set aside. Ties keep both.
+struct Claim {
+  uint32_t record = 0;  // ours
+  uint32_t peer = 0;    // the peer's record (an index of its handles)
+  double score = 0.0;
+};
+std::vector<bool> resolve_claims(std::span<const Claim> claims,
+                                 const std::function<bool(uint32_t, uint32_t)>& same_person);
+// Whether two records of one side describe the same person: their score reaches
+// kSamePersonScore and the person's own name (the first name field) is at least similar. One
+// side writes its records alike, so a different own name is a sibling, not a typo.
+inline constexpr double kSamePersonScore = 0.85;
+bool same_person(const CompiledMatchSpec& spec, const RecordFeatures& x, const RecordFeatures& y);
 
 // PSI: the querier learns, per peer handle, which key kinds matched. The evidence is the sum
 // of the agreement weights of the fields those kinds cover, plus the disagreement weight of

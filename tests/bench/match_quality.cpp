@@ -180,6 +180,25 @@ std::vector<Scored> best_per_querier(std::vector<Scored> in, double margin) {
   return in;
 }
 
+// What a querying node keeps of the pairs found (scorer.hpp resolve_claims): of two of its
+// records claiming one peer record, the weaker is set aside unless its own records say they
+// describe one person. Pairs below `floor` are dropped first, as a responder does below the
+// agreement's threshold.
+std::vector<Scored> resolve(const std::vector<Scored>& scored, double floor, const CompiledMatchSpec& cs,
+                            const std::vector<RecordFeatures>& fa) {
+  std::vector<Scored> kept;
+  std::vector<Claim> claims;
+  for (const auto& s : scored) {
+    if (s.score < floor) continue;
+    kept.push_back(s);
+    claims.push_back({s.a, s.b, s.score});
+  }
+  auto aside = resolve_claims(claims, [&](uint32_t x, uint32_t y) { return same_person(cs, fa[x], fa[y]); });
+  size_t k = 0;
+  std::erase_if(kept, [&](const Scored&) { return aside[k++]; });
+  return kept;
+}
+
 PairSet to_pairs(const std::vector<Scored>& scored, double threshold, const Dataset& a,
                  const Dataset& b) {
   PairSet out;
@@ -508,12 +527,21 @@ int main(int argc, char** argv) {
   std::vector<RecordFeatures> fa, fb;
   for (const auto& r : a.records) fa.push_back(extract_features(cs, r));
   for (const auto& r : b.records) fb.push_back(extract_features(cs, r));
-  // Each side learns its places' regions from its own records, as a node does for bloom.
+  // Each side learns its places' regions and its names' likely misspellings from its own
+  // records, as a node does for bloom.
   for (auto* side : {&fa, &fb}) {
     PlaceHierarchy places(cs);
-    for (const auto& f : *side) places.learn(f);
+    NameSpellings spellings(cs);
+    for (const auto& f : *side) places.learn(f), spellings.learn(f);
     places.finish();
-    for (auto& f : *side) places.extend(f);
+    spellings.finish();
+    if (std::getenv("JISR_MATCH_QUALITY_ANALYSE")) std::fprintf(stderr, "misspellings learned: %zu\n", spellings.size());
+    for (auto& f : *side) places.extend(f), spellings.extend(f);
+    if (std::getenv("JISR_MATCH_QUALITY_ANALYSE")) {
+      size_t n = 0;
+      for (const auto& f : *side) for (const auto& x : f.fields) n += !x.corrected.empty();
+      std::fprintf(stderr, "names taken for misspellings: %zu\n", n);
+    }
   }
   std::printf("normalised both sides in %.2f s\n", seconds_since(t0));
 
@@ -626,6 +654,9 @@ int main(int argc, char** argv) {
     std::vector<std::pair<size_t, size_t>> hits;
     for (const auto& h : psi_hits) hits.emplace_back(h.mine, h.theirs);
     auto scored = decide_pairs(kinds_of(hits));
+    print_quality("psi without claims",
+                  evaluate(to_pairs(best_per_querier(scored, 0.0), cs.psi_threshold, a, b), truth, hard));
+    scored = resolve(scored, cs.psi_threshold, cs, fa);  // what the querying node keeps
     size_t ops = 2 * qkeys.size() + 2 * rkeys.size();
     char extra[128];
     std::snprintf(extra, sizeof extra, "  [%.1f s, %.0f group ops/s]", secs, double(ops) / secs);
@@ -645,8 +676,19 @@ int main(int argc, char** argv) {
     auto t1 = SteadyClock::now();
     std::array<uint8_t, 32> pk_a{}, pk_b{};
     std::array<uint8_t, 64> sk_a{}, sk_b{};
-    crypto_sign_keypair(pk_a.data(), sk_a.data());
-    crypto_sign_keypair(pk_b.data(), sk_b.data());
+    if (const char* seed = std::getenv("JISR_MATCH_QUALITY_SEED")) {
+      // Fixed node keys: the same filters run after run, to compare scoring changes without
+      // the noise of chance bit collisions under a new secret.
+      std::array<uint8_t, 32> s1{}, s2{};
+      s1[0] = static_cast<uint8_t>(std::atoi(seed));
+      s2[0] = static_cast<uint8_t>(std::atoi(seed));
+      s2[1] = 1;
+      crypto_sign_seed_keypair(pk_a.data(), sk_a.data(), s1.data());
+      crypto_sign_seed_keypair(pk_b.data(), sk_b.data(), s2.data());
+    } else {
+      crypto_sign_keypair(pk_a.data(), sk_a.data());
+      crypto_sign_keypair(pk_b.data(), sk_b.data());
+    }
     auto secret_a = derive_bloom_secret(sk_a, pk_b, cs.agreement_id);
     auto secret_b = derive_bloom_secret(sk_b, pk_a, cs.agreement_id);
     if (!secret_a || !secret_b || secret_a.value().bytes() != secret_b.value().bytes()) {
@@ -672,6 +714,38 @@ int main(int argc, char** argv) {
       scored.push_back({i, j, score_bloom(cs, ma, i, mb, j, rarity.row(j)).value});
     }
     double secs = seconds_since(t1);
+    // JISR_MATCH_QUALITY_DUMP=FILE writes every compared pair's per-field comparison from the
+    // filters (similarity, day agreement) with B's name rarity and the pair's label, for
+    // studying scoring rules offline. Synthetic data only: it holds no values, but it is a
+    // per-pair trace.
+    if (const char* dump = std::getenv("JISR_MATCH_QUALITY_DUMP")) {
+      std::unordered_map<std::string, uint32_t> ia, ib;
+      FILE* out = std::fopen(dump, "w");
+      if (out != nullptr) {
+        std::fprintf(out, "# a,b,label,score,swapped");
+        for (const auto& f : cs.fields) std::fprintf(out, ",%s:sim,%s:day,%s:rar", f.name.c_str(), f.name.c_str(), f.name.c_str());
+        std::fprintf(out, "\n");
+        for (auto [i, j] : pairs) {
+          const Score s = score_bloom(cs, ma, i, mb, j, rarity.row(j));
+          std::pair<std::string, std::string> p{a.ids[i], b.ids[j]};
+          const char* label = truth.count(p) ? "T" : (hard.count(p) ? "H" : "N");
+          std::fprintf(out, "%u,%u,%s,%.5f,%d", i, j, label, s.value, s.swapped ? 1 : 0);
+          std::vector<const FieldComparison*> by_field(cs.fields.size(), nullptr);
+          for (const auto& c : s.fields) by_field[c.field] = &c;
+          auto row = rarity.row(j);
+          for (size_t f = 0; f < cs.fields.size(); ++f) {
+            if (by_field[f] == nullptr) {
+              std::fprintf(out, ",,,");
+            } else {
+              std::fprintf(out, ",%.4f,%d,%.3f", by_field[f]->similarity, by_field[f]->day,
+                           row.empty() ? 0.0 : row[f]);
+            }
+          }
+          std::fprintf(out, "\n");
+        }
+        std::fclose(out);
+      }
+    }
     for (auto [i, j] : pairs) plain.push_back({i, j, score_features(cs, fa[i], fb[j], rarity.row(j)).value});
 
     size_t blocked_truth = 0;
@@ -702,6 +776,12 @@ int main(int argc, char** argv) {
       });
     }
 
+    {
+      Sweep unresolved = sweep(scored, truth, hard, a, b);
+      std::snprintf(extra, sizeof extra, "  [best threshold %.2f]", unresolved.threshold);
+      print_quality("bloom without claims", unresolved.quality, extra);
+    }
+    scored = resolve(scored, cs.bloom_threshold, cs, fa);  // what the querying node keeps
     Sweep best = sweep(scored, truth, hard, a, b);
     std::snprintf(extra, sizeof extra, "  [best threshold %.2f; %.1f s]", best.threshold, secs);
     print_quality("bloom", best.quality, extra);

@@ -212,10 +212,10 @@ TEST_CASE("bloom encodings: similar records have high Dice, others low", "[match
   add(fields({{"given_name", "Mohamed"}, {"father_name", "Khaled"}, {"family_name", "Al-Hasan"},
               {"birth_date", "1988"}, {"sex", "male"}}));  // given and father swapped
   REQUIRE(m.size() == 4);
-  // One segment per field, a vowel and a first-name segment per name field, a day segment per
-  // date field and a region segment per place field.
-  CHECK(m.words() == (s.fields.size() + 4 + 2 + 4 + 1) * kFieldWords);
-  CHECK(bloom_segments(s) == s.fields.size() + 4 + 2 + 4 + 1);
+  // One segment per field, a vowel, a first-name and a corrected segment per name field, a day
+  // segment per date field and a region segment per place field.
+  CHECK(m.words() == (s.fields.size() + 4 + 2 + 4 + 1 + 4) * kFieldWords);
+  CHECK(bloom_segments(s) == s.fields.size() + 4 + 2 + 4 + 1 + 4);
 
   auto same = score_bloom(s, m, 0, m, 1);
   auto other = score_bloom(s, m, 0, m, 2);
@@ -683,4 +683,112 @@ TEST_CASE("blocking: shared blocks only, oversized blocks skipped", "[match][blo
     CHECK_FALSE(share(typo, other_month));
     CHECK_FALSE(share(day, day_unswapped));
   }
+}
+
+TEST_CASE("spellings: a rare one-edit variant of a common name is taken for a misspelling",
+          "[match][scorer]") {
+  auto s = spec();
+  NameSpellings spellings(s);
+  NameSpellings from_fields(s);  // the same, learned from the records' fields (a first pass)
+  auto learn = [&](const char* given, const char* father, int times) {
+    for (int k = 0; k < times; ++k) {
+      auto f = fields({{"given_name", given}, {"father_name", father}});
+      spellings.learn(extract_features(s, f));
+      from_fields.learn(f);
+    }
+  };
+  learn("محمد", "علي", 40);   // common
+  learn("محدم", "خالد", 1);   // two letters swapped: a typo of the common one
+  learn("سامي", "عمر", 12);   // two common names one letter apart: both real
+  learn("رامي", "عمر", 12);
+  learn("زكريا", "حسن", 1);   // rare, nothing common near it: a real rare name
+  spellings.finish();
+  from_fields.finish();
+  CHECK(spellings.size() == from_fields.size());
+  auto corrected = [&](const char* given) {
+    auto f = extract_features(s, fields({{"given_name", given}}));
+    spellings.extend(f);
+    return f;
+  };
+  auto typo = corrected("محدم");
+  CHECK(typo.fields[0].corrected == corrected("محمد").fields[0].skeleton);
+  CHECK(corrected("محمد").fields[0].corrected.empty());  // the common name itself
+  CHECK(corrected("سامي").fields[0].corrected.empty());
+  CHECK(corrected("رامي").fields[0].corrected.empty());
+  CHECK(corrected("زكريا").fields[0].corrected.empty());
+
+  // The typo meets the name it misspells as similar, not the same; an unrelated name it does not.
+  auto right = corrected("محمد");
+  auto other = corrected("سامي");
+  auto given_sim = [](const Score& sc) {
+    for (const auto& c : sc.fields) {
+      if (c.field == 0) return c.similarity;
+    }
+    return -1.0;
+  };
+  SECTION("in clear") {
+    CHECK(given_sim(score_features(s, typo, right)) >= kMisspeltSimilarity - 1e-9);
+    CHECK(given_sim(score_features(s, typo, right)) < 0.95);
+    CHECK(given_sim(score_features(s, right, typo)) >= kMisspeltSimilarity - 1e-9);
+    CHECK(given_sim(score_features(s, typo, other)) < kDisagreeBelow);
+  }
+  SECTION("from Bloom filters") {
+    BloomSecret secret(std::array<uint8_t, 32>{2, 7, 1});
+    BloomEncoder enc(s, secret);
+    BloomMatrix m = enc.make_matrix();
+    for (const auto* f : {&typo, &right, &other}) enc.encode(*f, m);
+    CHECK(given_sim(score_bloom(s, m, 0, m, 1)) > 0.7);
+    CHECK(given_sim(score_bloom(s, m, 1, m, 0)) > 0.7);
+    CHECK(given_sim(score_bloom(s, m, 0, m, 2)) < 0.5);  // a shared letter and chance bits
+  }
+}
+
+TEST_CASE("claims: of two records claiming one peer record, the weaker different person is set aside",
+          "[match][scorer]") {
+  // Records 0 and 1 both claim peer record 7; 2 claims 8 alone.
+  std::vector<Claim> claims = {{0, 7, 0.95}, {1, 7, 0.91}, {2, 8, 0.90}};
+  SECTION("different persons: the weaker claim is set aside") {
+    auto aside = resolve_claims(claims, [](uint32_t, uint32_t) { return false; });
+    CHECK(aside == std::vector<bool>{false, true, false});
+  }
+  SECTION("one person reported twice: both stay") {
+    auto aside = resolve_claims(claims, [](uint32_t, uint32_t) { return true; });
+    CHECK(aside == std::vector<bool>{false, false, false});
+  }
+  SECTION("a record claims with its strongest pair only; its weaker pairs block nobody") {
+    // Record 0's best is peer 9; its weaker pair on 7 stays as an alternative, and record 1's
+    // claim on 7 is not set aside by it.
+    std::vector<Claim> c = {{0, 9, 0.99}, {0, 7, 0.95}, {1, 7, 0.91}};
+    auto aside = resolve_claims(c, [](uint32_t, uint32_t) { return false; });
+    CHECK(aside == std::vector<bool>{false, false, false});
+  }
+  SECTION("equal scores: both stay for a reviewer") {
+    std::vector<Claim> c = {{0, 7, 0.9}, {1, 7, 0.9}};
+    auto aside = resolve_claims(c, [](uint32_t, uint32_t) { return false; });
+    CHECK(aside == std::vector<bool>{false, false});
+  }
+  SECTION("no claims") { CHECK(resolve_claims({}, [](uint32_t, uint32_t) { return false; }).empty()); }
+}
+
+TEST_CASE("same person: one side's two reports of one person, not of two brothers", "[match][scorer]") {
+  auto s = spec();
+  auto report = extract_features(s, fields({{"given_name", "حسن"}, {"father_name", "علي"},
+                                            {"family_name", "الخطيب"}, {"mother_name", "فاطمة"},
+                                            {"birth_date", "1988"}, {"missing_date", "2013-05-02"},
+                                            {"missing_place", "حلب"}, {"sex", "male"}}));
+  auto again = extract_features(s, fields({{"given_name", "حسن"}, {"father_name", "علي"},
+                                           {"family_name", "خطيب"}, {"birth_date", "1988-04-02"},
+                                           {"missing_date", "2013-05"}, {"missing_place", "مدينة حلب"},
+                                           {"sex", "male"}}));
+  // Everything shared but the own name, as brothers who disappeared together.
+  auto brother = extract_features(s, fields({{"given_name", "ياسر"}, {"father_name", "علي"},
+                                             {"family_name", "الخطيب"}, {"mother_name", "فاطمة"},
+                                             {"birth_date", "1988"}, {"missing_date", "2013-05-02"},
+                                             {"missing_place", "حلب"}, {"sex", "male"}}));
+  auto stranger = extract_features(s, fields({{"given_name", "حسن"}, {"father_name", "محمود"},
+                                              {"family_name", "الحلبي"}, {"birth_date", "1970"}}));
+  CHECK(same_person(s, report, again));
+  CHECK(same_person(s, again, report));
+  CHECK_FALSE(same_person(s, report, brother));
+  CHECK_FALSE(same_person(s, report, stranger));
 }
