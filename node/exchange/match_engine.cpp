@@ -703,7 +703,7 @@ Result<void> MatchEngine::answer_bloom(const OrgId& peer, const policies::Compil
   }
   const auto block_key = secret.block_key();
   match::BloomMatrix mine = encoder.make_matrix();
-  match::NameRarity rarity(spec);  // of our own records' names: weighs agreements (scorer.hpp)
+  match::ValueRarity rarity(spec);  // of our own records' names and places: weighs agreements (scorer.hpp)
   std::vector<std::vector<uint64_t>> my_blocks;
   std::vector<RecordId> ids;
   store::RecordStore records(env_);

@@ -76,6 +76,8 @@ std::optional<std::pair<uint32_t, uint32_t>> swappable_names(const CompiledMatch
   return std::nullopt;
 }
 
+bool counts_rarity(MatchRole role) { return role == MatchRole::kName || role == MatchRole::kPlace; }
+
 // kRarityWeight times the rarity of b's value of every agreeing name field (b_field maps a
 // comparison's field to b's field: they differ in a crosswise reading).
 template <class BField>
@@ -84,11 +86,20 @@ double rarity_bonus(const CompiledMatchSpec& spec, std::span<const FieldComparis
   if (b_rarity.empty()) return 0.0;
   double bits = 0.0;
   for (const auto& c : fields) {
-    if (spec.fields[c.field].role == MatchRole::kName && c.similarity >= kAgreeAbove) {
+    if (counts_rarity(spec.fields[c.field].role) && c.similarity >= kAgreeAbove) {
       bits += b_rarity[b_field(c.field)];
     }
   }
   return kRarityWeight * bits;
+}
+
+// kCommonNameBits: b's value is one of its side's commonest names; a name merely similar to it
+// (not a likely misspelling of it: those meet through the corrected segment) counts half its
+// similarity above kDisagreeBelow.
+double near_common_name(double sim, std::span<const float> b_rarity, uint32_t b_field) {
+  if (b_rarity.empty() || b_rarity[b_field] > -kCommonNameBits) return sim;
+  if (sim < kDisagreeBelow || sim >= kSameNameSimilarity) return sim;
+  return kDisagreeBelow + 0.5 * (sim - kDisagreeBelow);
 }
 
 // Builds a Score from a similarity function sim(field of a, field of b) (nullopt when either
@@ -157,25 +168,31 @@ double combine(const CompiledMatchSpec& spec, std::span<const FieldComparison> f
   return logistic_score(evidence(spec, fields));
 }
 
-NameRarity::NameRarity(const CompiledMatchSpec& spec) : fields_(spec.fields.size()) {
-  for (const auto& f : spec.fields) is_name_.push_back(f.role == MatchRole::kName);
+ValueRarity::ValueRarity(const CompiledMatchSpec& spec) : fields_(spec.fields.size()) {
+  for (const auto& f : spec.fields) counted_.push_back(counts_rarity(f.role));
 }
 
-void NameRarity::add(const RecordFeatures& record) {
+void ValueRarity::add(const RecordFeatures& record) {
   for (size_t f = 0; f < fields_; ++f) {
     const auto& v = record.fields[f];
     // 0 stands for "absent"; a real hash of 0 is moved to 1 (one more collision in 2^64).
-    uint64_t h = is_name_[f] && v.present ? std::hash<std::string>{}(v.skeleton) : 0;
-    if (is_name_[f] && v.present && h == 0) h = 1;
+    uint64_t h = 0;
+    if (counted_[f] && v.present) {
+      // A name by its skeleton, a place by its parts (as written, in order).
+      std::string key = v.skeleton;
+      for (const auto& p : v.parts) key.append("|").append(p);
+      h = std::hash<std::string>{}(key);
+    }
+    if (counted_[f] && v.present && h == 0) h = 1;
     hashes_.push_back(h);
   }
 }
 
-void NameRarity::finish() {
+void ValueRarity::finish() {
   const size_t rows = fields_ == 0 ? 0 : hashes_.size() / fields_;
   bits_.assign(hashes_.size(), 0.0f);
   for (size_t f = 0; f < fields_; ++f) {
-    if (!is_name_[f]) continue;
+    if (!counted_[f]) continue;
     std::unordered_map<uint64_t, uint32_t> count;
     size_t n = 0;
     for (size_t r = 0; r < rows; ++r) {
@@ -193,7 +210,7 @@ void NameRarity::finish() {
   }
 }
 
-std::span<const float> NameRarity::row(size_t j) const {
+std::span<const float> ValueRarity::row(size_t j) const {
   if (bits_.empty()) return {};
   return std::span<const float>(bits_).subspan(j * fields_, fields_);
 }
@@ -224,6 +241,7 @@ Score score_features(const CompiledMatchSpec& spec, const RecordFeatures& a,
     const auto xf = first_word_grams(x), yf = first_word_grams(y);
     if (!xf.empty() && yf.empty()) sim = std::max(sim, set_similarity(MatchRole::kName, xf, gy));
     if (xf.empty() && !yf.empty()) sim = std::max(sim, set_similarity(MatchRole::kName, gx, yf));
+    sim = near_common_name(sim, b_rarity, fb);
     const auto xc = corrected_grams(x), yc = corrected_grams(y);
     double through = 0.0;
     if (!xc.empty()) through = std::max(through, set_similarity(MatchRole::kName, xc, gy));
@@ -290,6 +308,7 @@ Score score_bloom(const CompiledMatchSpec& spec, const BloomMatrix& a, size_t i,
     const bool a_several = pop_a(wa) > 0, b_several = pop_b(wb) > 0;
     if (a_several && !b_several) sim = std::max(sim, segment_similarity(wa, fb, MatchRole::kName).value_or(0.0));
     if (!a_several && b_several) sim = std::max(sim, segment_similarity(fa, wb, MatchRole::kName).value_or(0.0));
+    sim = near_common_name(sim, b_rarity, fb);
     // A likely misspelling compares as the name it is likely a misspelling of (NameSpellings).
     const auto ca = static_cast<size_t>(spec.fields[fa].corrected_segment);
     const auto cb = static_cast<size_t>(spec.fields[fb].corrected_segment);

@@ -5,7 +5,7 @@
 // Fields absent on either side are neutral: they neither raise nor lower a score.
 // Personal data: evidence from score_features() may contain years (it is meant for the review
 // screen of one's own node); evidence from bloom and psi holds only field names and grades.
-// Thread-safety: pure functions; a NameRarity is filled on one thread, then only read.
+// Thread-safety: pure functions; a ValueRarity is filled on one thread, then only read.
 #pragma once
 
 #include <array>
@@ -66,18 +66,26 @@ inline constexpr double kRegionSimilarity = 0.5;
 // misspelling of, and agreement that way counts this much of a similarity: "similar", not the
 // same (a guess about a typo is weaker than the written name).
 inline constexpr double kMisspeltSimilarity = 0.8;
+// One of the commonest names (ValueRarity: at least kCommonNameBits less information than the
+// field's mean, i.e. four times as frequent) on b's side, and a's name only similar to it
+// (below kSameNameSimilarity): محمد and محمود, حسن and حسين are different names that brothers
+// and twins carry, and the typo of a common name is caught by NameSpellings instead. Such a
+// similarity counts half above kDisagreeBelow.
+inline constexpr double kCommonNameBits = 2.0;
+inline constexpr double kSameNameSimilarity = 0.95;
 // Value-specific weights (Fellegi-Sunter with frequency-based u-probabilities): two records
-// that agree on a name few people carry are stronger evidence than two that agree on the
-// commonest one. NameRarity counts, over one node's own records, how often each name field
-// holds each skeleton, and gives per record and field the bits of information of its value
-// above the field's mean (log2(n / count) - mean; 0 for absent values and other roles).
-// Centred, so a small or uniform set changes nothing. A scorer adds kRarityWeight times that
-// for every name field that agrees (similarity >= kAgreeAbove), from the side that counted:
-// only its own records, so nothing about the other side's data is needed.
+// that agree on a name few people carry, or on a village, are stronger evidence than two that
+// agree on the commonest name or on the capital. ValueRarity counts, over one node's own
+// records, how often each name field holds each skeleton and each place field each list of
+// parts, and gives per record and field the bits of information of its value above the
+// field's mean (log2(n / count) - mean; 0 for absent values and other roles). Centred, so a
+// small or uniform set changes nothing. A scorer adds kRarityWeight times that for every name
+// or place field that agrees (similarity >= kAgreeAbove), from the side that counted: only its
+// own records, so nothing about the other side's data is needed.
 inline constexpr double kRarityWeight = 0.15;
-class NameRarity {
+class ValueRarity {
  public:
-  explicit NameRarity(const CompiledMatchSpec& spec);
+  explicit ValueRarity(const CompiledMatchSpec& spec);
   // Counts one record (rows in the order of the records to be scored).
   void add(const RecordFeatures& record);
   // After the last add(): the bits of every row (empty span before).
@@ -86,14 +94,14 @@ class NameRarity {
 
  private:
   size_t fields_ = 0;
-  std::vector<bool> is_name_;
+  std::vector<bool> counted_;
   std::vector<uint64_t> hashes_;  // per row and field; 0 when absent or not a name
   std::vector<float> bits_;
 };
 
 // Non-private scorer on both records' features (Dice of the same grams the Bloom filters hold,
 // without hashing): the baseline and the explanation shown after a reveal. b_rarity: b's row
-// of a NameRarity over b's side, or empty.
+// of a ValueRarity over b's side, or empty.
 Score score_features(const CompiledMatchSpec& spec, const RecordFeatures& a,
                      const RecordFeatures& b, std::span<const float> b_rarity = {});
 // Scorer on two Bloom filters (row i of a, row j of b): per-field Dice by popcount.

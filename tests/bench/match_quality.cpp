@@ -705,8 +705,8 @@ int main(int argc, char** argv) {
     for (const auto& f : fa) ba.push_back(blocking_keys(cs, f, block_key));
     for (const auto& f : fb) bb.push_back(blocking_keys(cs, f, block_key));
     auto pairs = candidate_pairs(ba, bb);
-    // The responder (B) weighs agreements by the rarity of its own names, as a node does.
-    NameRarity rarity(cs);
+    // The responder (B) weighs agreements by the rarity of its own names and places, as a node does.
+    ValueRarity rarity(cs);
     for (const auto& f : fb) rarity.add(f);
     rarity.finish();
     std::vector<Scored> scored, plain;
@@ -715,7 +715,7 @@ int main(int argc, char** argv) {
     }
     double secs = seconds_since(t1);
     // JISR_MATCH_QUALITY_DUMP=FILE writes every compared pair's per-field comparison from the
-    // filters (similarity, day agreement) with B's name rarity and the pair's label, for
+    // filters (similarity, day agreement) with B's value rarity and the pair's label, for
     // studying scoring rules offline. Synthetic data only: it holds no values, but it is a
     // per-pair trace.
     if (const char* dump = std::getenv("JISR_MATCH_QUALITY_DUMP")) {

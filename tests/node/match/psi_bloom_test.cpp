@@ -577,7 +577,7 @@ TEST_CASE("name rarity: agreeing on a rare name weighs more than on the commones
   }
   theirs.push_back(rec("Yazan", "Zoubi"));
   theirs.push_back(extract_features(s, fields({{"father_name", "Ali"}})));  // no given name
-  NameRarity rarity(s);
+  ValueRarity rarity(s);
   for (const auto& r : theirs) rarity.add(r);
   CHECK(rarity.row(0).empty());  // nothing before finish()
   rarity.finish();
@@ -604,6 +604,51 @@ TEST_CASE("name rarity: agreeing on a rare name weighs more than on the commones
     CHECK(score_bloom(s, q, 0, r, 8, rarity.row(8)).value > score_bloom(s, q, 0, r, 8).value);
     CHECK(score_bloom(s, q, 1, r, 0, rarity.row(0)).value < score_bloom(s, q, 1, r, 0).value);
   }
+}
+
+TEST_CASE("value rarity: a village agreeing weighs more than the capital; a name only similar to "
+          "the commonest is another name", "[match][scorer]") {
+  auto s = spec();
+  // The responder's records: half of them محمد from Damascus, the rest each a name and a
+  // village of its own.
+  std::vector<RecordFeatures> theirs;
+  const char* consonants = "BTKLRSFG";
+  for (int k = 0; k < 30; ++k) {
+    theirs.push_back(extract_features(s, fields({{"given_name", "محمد"}, {"missing_place", "دمشق"}})));
+    const std::string name{consonants[k % 8], 'a', consonants[(k / 8) % 8], 'i', consonants[(k + 3) % 8]};
+    theirs.push_back(extract_features(s, fields({{"given_name", name.c_str()}, {"missing_place", ("Kafr " + name).c_str()}})));
+  }
+  ValueRarity rarity(s);
+  for (const auto& r : theirs) rarity.add(r);
+  rarity.finish();
+  const size_t given = 0, place = 7;
+  REQUIRE(s.fields[place].name == "missing_place");
+  CHECK(rarity.row(0)[place] < 0.0f);  // the capital
+  CHECK(rarity.row(1)[place] > 0.0f);  // a village
+  CHECK(rarity.row(0)[given] < -kCommonNameBits);
+
+  auto ours = [&](const char* given_name, const char* place_name) {
+    return extract_features(s, fields({{"given_name", given_name}, {"missing_place", place_name}}));
+  };
+  const auto village = ours("Zaid", "Kafr BaBiL");  // theirs[1]'s village, another name
+  REQUIRE(village.fields[place].parts == theirs[1].fields[place].parts);
+  CHECK(score_features(s, village, theirs[1], rarity.row(1)).value > score_features(s, village, theirs[1]).value);
+  const auto capital = ours("Zaid", "دمشق");
+  CHECK(score_features(s, capital, theirs[0], rarity.row(0)).value < score_features(s, capital, theirs[0]).value);
+
+  auto given_sim = [](const Score& sc) {
+    for (const auto& c : sc.fields) {
+      if (c.field == 0) return c.similarity;
+    }
+    return -1.0;
+  };
+  const auto mahmoud = ours("محمود", "دمشق");
+  const double plain = given_sim(score_features(s, mahmoud, theirs[0]));
+  REQUIRE(plain > kDisagreeBelow);
+  REQUIRE(plain < kSameNameSimilarity);
+  CHECK(given_sim(score_features(s, mahmoud, theirs[0], rarity.row(0))) < plain);
+  // The same name itself is unaffected.
+  CHECK(given_sim(score_features(s, ours("محمد", "دمشق"), theirs[0], rarity.row(0))) == Approx(1.0));
 }
 
 TEST_CASE("scorer: places by containment, names tolerate one typo", "[match][scorer]") {
