@@ -498,8 +498,9 @@ int main(int argc, char** argv) {
         stored.emplace(c.a_id, c.b_id);
       }
       char extra[128];
-      std::snprintf(extra, sizeof extra, "  [%.1f s end to end, %llu records queried]", run.seconds,
-                    static_cast<unsigned long long>(run.query_records));
+      std::snprintf(extra, sizeof extra, "  [%.1f s end to end, %llu records queried, %llu pairs set aside]",
+                    run.seconds, static_cast<unsigned long long>(run.query_records),
+                    static_cast<unsigned long long>(run.set_aside));
       const std::string label = run.method + " (nodes, all)";
       print_quality(label.c_str(), evaluate(stored, truth, hard), extra);
       const std::string best_label = run.method + " (nodes, best)";

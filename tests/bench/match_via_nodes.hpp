@@ -37,6 +37,7 @@ struct NodeMatchRun {
   std::string error;  // when !ok: what `jisr match` said
   double seconds = 0;  // wall time of `jisr match` (keys, TLS, responder, intersection, store)
   uint64_t query_records = 0;
+  uint64_t set_aside = 0;  // pairs the querier set aside (a stronger claim by another record)
   std::vector<NodeCandidate> candidates;
 };
 
@@ -71,7 +72,10 @@ inline std::vector<NodeMatchRun> match_via_nodes(const std::filesystem::path& ji
     run.ok = !j.is_discarded() && j.is_object() && j.value("ok", false);
     if (!run.ok) run.error = nodes.last_error().empty() ? "jisr match failed" : nodes.last_error();
     while (!run.error.empty() && run.error.back() == '\n') run.error.pop_back();
-    if (run.ok) run.query_records = j.value("query_records", uint64_t{0});
+    if (run.ok) {
+      run.query_records = j.value("query_records", uint64_t{0});
+      run.set_aside = j.value("set_aside", uint64_t{0});
+    }
     runs.push_back(std::move(run));
   }
   const auto listed = nlohmann::json::parse(nodes.output({"matches", "list", "--dir", p, "--json"}), nullptr, false);
