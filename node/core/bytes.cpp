@@ -35,6 +35,13 @@ std::optional<std::string_view> ByteReader::bytes(size_t max_len) {
   return out;
 }
 
+std::optional<std::string_view> ByteReader::raw(size_t n) {
+  if (n > in_.size() - pos_) return std::nullopt;
+  auto out = in_.substr(pos_, n);
+  pos_ += n;
+  return out;
+}
+
 std::optional<uint8_t> ByteReader::u8() {
   if (pos_ >= in_.size()) return std::nullopt;
   return static_cast<uint8_t>(in_[pos_++]);

@@ -50,6 +50,8 @@ class ByteReader {
   // A view into the input; valid as long as the input is.
   std::optional<std::string_view> bytes(size_t max_len = 1 << 30);
   std::optional<uint8_t> u8();
+  // The next n bytes, as written by ByteWriter::raw() (a view into the input, like bytes()).
+  std::optional<std::string_view> raw(size_t n);
   bool at_end() const { return pos_ == in_.size(); }
   // What has not been read yet.
   std::string_view rest() const { return in_.substr(pos_); }

@@ -68,6 +68,8 @@ Result<protocol::BatchReceipt> Inbox::receive_batch(const OrgId& peer,
   JISR_TRY(env_.write([&](store::WriteTxn& txn) -> Result<void> {
     accepted = rejected = already = 0;
     dropped.clear();
+    // In the records' transaction: a record never names a provenance that is not durable.
+    JISR_TRY(const std::string provenance_id, save_provenance(txn, provenance));
     for (const auto& wire : batch.records) {
       if (!is_valid_record_id(wire.id.str()) || wire.version == 0) {
         ++rejected;
@@ -113,13 +115,14 @@ Result<protocol::BatchReceipt> Inbox::receive_batch(const OrgId& peer,
       }
       provenance.id = wire.id;
       provenance.version = wire.version;
-      encode_received(provenance, as_sent ? std::string_view(wire.fields) : std::string_view(encoded), value);
+      encode_received(provenance, provenance_id,
+                      as_sent ? std::string_view(wire.fields) : std::string_view(encoded), value);
       // Insert unless held: one descent for a record new to us (the usual case; an append when
       // ids arrive in order) instead of a get and then a put.
       JISR_TRY(auto existing, txn.insert(store::Table::kReceived, key, value));
       if (existing) {
-        JISR_TRY(auto held, decode_received(key, *existing));
-        if (held.version >= wire.version) {
+        JISR_TRY(const uint64_t held_version, received_version(*existing));
+        if (held_version >= wire.version) {
           ++already;
           ++accepted;
           continue;
@@ -183,8 +186,8 @@ Result<protocol::WithdrawalReceipt> Inbox::receive_withdrawal(const OrgId& peer,
       const std::string key = peer_key(peer, w.id.str());
       auto existing = txn.get(store::Table::kReceived, key);
       if (!existing) continue;
-      JISR_TRY(auto held, decode_received(key, *existing));
-      if (held.version > w.version) continue;  // a newer version arrived after this withdrawal
+      JISR_TRY(const uint64_t held_version, received_version(*existing));
+      if (held_version > w.version) continue;  // a newer version arrived after this withdrawal
       JISR_TRY(txn.del(store::Table::kReceived, key));
       ++deleted;
       audit::AuditEvent e;

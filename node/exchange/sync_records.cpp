@@ -173,30 +173,142 @@ Result<void> for_each_in_flight(
   return inner;
 }
 
-std::string encode_received(const ReceivedRecord& r) {
-  std::string out;
-  encode_received(r, encode_fields(r.fields), out);
-  return out;
+namespace {
+// Received record values (schema.hpp kReceived): format 1 held the provenance in every record;
+// format 2 names it by id.
+constexpr uint8_t kReceivedWithProvenance = 1;
+constexpr uint8_t kReceivedNamingProvenance = 2;
+constexpr size_t kProvenanceIdSize = 8;
+// A policy version is the hex of a SHA-256 except when a sender stated something else, which
+// is kept as it came (ReceivedRecord::sender_policy_version is "as the sender stated it").
+constexpr uint8_t kPolicyVersionText = 0;
+constexpr uint8_t kPolicyVersionSha256 = 1;
+
+bool is_lower_hex_sha256(std::string_view s) {
+  if (s.size() != 64) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
 }
 
-void encode_received(const ReceivedRecord& r, std::string_view encoded_fields, std::string& out) {
+void put_policy_version(ByteWriter& w, std::string_view version) {
+  if (is_lower_hex_sha256(version)) {
+    w.u8(kPolicyVersionSha256);
+    w.raw(unhex(version));
+  } else {
+    w.u8(kPolicyVersionText);
+    w.bytes(version);
+  }
+}
+
+std::optional<std::string> read_policy_version(ByteReader& r) {
+  const auto kind = r.u8();
+  if (!kind) return std::nullopt;
+  if (*kind == kPolicyVersionSha256) {
+    const auto raw = r.raw(32);
+    if (!raw) return std::nullopt;
+    return hex(*raw);
+  }
+  if (*kind != kPolicyVersionText) return std::nullopt;
+  const auto text = r.bytes(256);
+  if (!text) return std::nullopt;
+  return std::string(*text);
+}
+
+// The canonical tuple, which is also the stored value and what the id is a hash of.
+std::string encode_provenance(const ReceivedRecord& r) {
+  ByteWriter w;
+  w.u8(kFormat);
+  w.bytes(r.sender_agreement);
+  put_policy_version(w, r.sender_policy_version);
+  w.bytes(r.purpose);
+  w.bytes(r.accept_agreement);
+  put_policy_version(w, r.accept_policy_version);
+  return w.take();
+}
+
+Result<Provenance> decode_provenance(std::string_view value) {
+  ByteReader r(value);
+  auto fmt = r.u8();
+  auto agreement = r.bytes(256);
+  auto policy = read_policy_version(r);
+  auto purpose = r.bytes(256);
+  auto accept_agreement = r.bytes(256);
+  auto accept_policy = read_policy_version(r);
+  if (!fmt || *fmt != kFormat || !agreement || !policy || !purpose || !accept_agreement ||
+      !accept_policy || !r.at_end()) {
+    return corrupt("provenance");
+  }
+  return Provenance{std::string(*agreement), std::move(*policy), std::string(*purpose),
+                    std::string(*accept_agreement), std::move(*accept_policy)};
+}
+}  // namespace
+
+Result<const Provenance*> ProvenanceLookup::find(std::string_view id) {
+  for (const auto& [known_id, provenance] : known_) {
+    if (known_id == id) return provenance.get();
+  }
+  const auto value = txn_.get(store::Table::kProvenance, id);
+  if (!value) {
+    return make_error(Errc::kInternal, "a received record names a missing provenance", "store");
+  }
+  JISR_TRY(auto provenance, decode_provenance(*value));
+  known_.emplace_back(std::string(id), std::make_unique<Provenance>(std::move(provenance)));
+  return known_.back().second.get();
+}
+
+Result<std::string> save_provenance(store::WriteTxn& txn, const ReceivedRecord& r) {
+  const std::string value = encode_provenance(r);
+  Sha256Builder hash;
+  hash.add("jisr-provenance-v1");
+  hash.add(value);
+  const Sha256 digest = hash.finish();
+  uint64_t id = 0;
+  for (size_t i = 0; i < kProvenanceIdSize; ++i) id = (id << 8) | digest[i];
+  // Another provenance with the same 64-bit prefix takes the next free id; readers only ever go
+  // from id to provenance, so where the probe ends does not matter to them.
+  for (int probe = 0; probe < 64; ++probe, ++id) {
+    std::string key = be64_key(id);
+    JISR_TRY(auto existing, txn.insert(store::Table::kProvenance, key, value));
+    if (!existing || *existing == value) return key;
+  }
+  return make_error(Errc::kInternal, "no free provenance id", "store");
+}
+
+void encode_received(const ReceivedRecord& r, std::string_view provenance_id,
+                     std::string_view encoded_fields, std::string& out) {
   ByteWriter w;
   w.str().swap(out);
   w.str().clear();
-  w.u8(kFormat);
+  w.u8(kReceivedNamingProvenance);
   w.varint(r.version);
-  w.bytes(r.sender_agreement);
-  w.bytes(r.sender_policy_version);
-  w.bytes(r.purpose);
+  w.raw(provenance_id);
   w.varint(static_cast<uint64_t>(to_unix_ms(r.received_at)));
   w.varint(static_cast<uint64_t>(to_unix_ms(r.retain_until)));
-  w.bytes(r.accept_agreement);
-  w.bytes(r.accept_policy_version);
   w.raw(encoded_fields);
   w.str().swap(out);
 }
 
-Result<ReceivedRecord> decode_received(std::string_view key, std::string_view value) {
+Result<void> put_received(store::WriteTxn& txn, const ReceivedRecord& r) {
+  JISR_TRY(const std::string provenance_id, save_provenance(txn, r));
+  std::string value;
+  encode_received(r, provenance_id, encode_fields(r.fields), value);
+  return txn.put(store::Table::kReceived, peer_key(r.peer, r.id.str()), value);
+}
+
+Result<uint64_t> received_version(std::string_view value) {
+  ByteReader r(value);
+  auto fmt = r.u8();
+  auto version = r.varint();
+  if (!fmt || (*fmt != kReceivedWithProvenance && *fmt != kReceivedNamingProvenance) || !version) {
+    return corrupt("received");
+  }
+  return *version;
+}
+
+Result<ReceivedRecord> decode_received(ProvenanceLookup& provenance, std::string_view key,
+                                       std::string_view value) {
   const auto zero = key.find('\0');
   if (zero == std::string_view::npos) return corrupt("received");
   ReceivedRecord out;
@@ -205,6 +317,25 @@ Result<ReceivedRecord> decode_received(std::string_view key, std::string_view va
   ByteReader r(value);
   auto fmt = r.u8();
   auto version = r.varint();
+  if (!fmt || !version) return corrupt("received");
+  if (*fmt == kReceivedNamingProvenance) {
+    auto id = r.raw(kProvenanceIdSize);
+    auto received = r.varint();
+    auto retain = r.varint();
+    if (!id || !received || !retain) return corrupt("received");
+    JISR_TRY(const Provenance* p, provenance.find(*id));
+    JISR_TRY(auto fields, decode_fields(r.rest()));
+    out.version = *version;
+    out.fields = std::move(fields);
+    out.sender_agreement = p->sender_agreement;
+    out.sender_policy_version = p->sender_policy_version;
+    out.purpose = p->purpose;
+    out.received_at = from_unix_ms(static_cast<int64_t>(*received));
+    out.retain_until = from_unix_ms(static_cast<int64_t>(*retain));
+    out.accept_agreement = p->accept_agreement;
+    out.accept_policy_version = p->accept_policy_version;
+    return out;
+  }
   auto agreement = r.bytes(256);
   auto policy = r.bytes(256);
   auto purpose = r.bytes(256);
@@ -212,7 +343,7 @@ Result<ReceivedRecord> decode_received(std::string_view key, std::string_view va
   auto retain = r.varint();
   auto accept_agreement = r.bytes(256);
   auto accept_policy = r.bytes(256);
-  if (!fmt || *fmt != kFormat || !version || !agreement || !policy || !purpose || !received ||
+  if (*fmt != kReceivedWithProvenance || !agreement || !policy || !purpose || !received ||
       !retain || !accept_agreement || !accept_policy) {
     return corrupt("received");
   }
@@ -234,9 +365,10 @@ Result<void> for_each_received(const store::TxnView& txn, const std::string& pee
   Result<void> inner = ok();
   std::string prefix = peer;
   if (!prefix.empty()) prefix.push_back('\0');
+  ProvenanceLookup provenance(txn);
   JISR_TRY(txn.scan_prefix(store::Table::kReceived, prefix,
                            [&](std::string_view k, std::string_view v) {
-                             auto rec = decode_received(k, v);
+                             auto rec = decode_received(provenance, k, v);
                              if (!rec) {
                                inner = rec.error();
                                return false;

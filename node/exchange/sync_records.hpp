@@ -6,7 +6,8 @@
 // Storage (node/store/schema.hpp):
 //   kOutboxState  peer                 -> OutboxState
 //   kSentState    peer 0x00 record id  -> SentState (what the peer holds of that record)
-//   kReceived     peer 0x00 remote id  -> ReceivedRecord (fields + provenance)
+//   kReceived     peer 0x00 remote id  -> ReceivedRecord (fields, times, provenance id)
+//   kProvenance   provenance id        -> Provenance, shared by the records of a batch
 //   kReceipts     peer 0x00 be64 seq   -> the peer's signed receipt of the batch ending at seq
 //   kInFlight     peer 0x00 step id    -> ids of the records of a step not yet committed
 // Thread-safety: pure functions and value types; storage through the caller's transactions.
@@ -14,9 +15,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "node/core/clock.hpp"
@@ -64,6 +67,32 @@ struct ReceivedRecord {
   std::string accept_policy_version;  // hex
 };
 
+// What the records received in a batch share: stored once (kProvenance) and named by each
+// record, which cuts a stored record to about its fields (the bytes a receiver commits were
+// twice the record's before). Policy versions are hex text in memory, as in ReceivedRecord.
+struct Provenance {
+  std::string sender_agreement;
+  std::string sender_policy_version;
+  std::string purpose;
+  std::string accept_agreement;
+  std::string accept_policy_version;
+  bool operator==(const Provenance&) const = default;
+};
+
+// The provenance ids a read of received records meets, each resolved once: a scan of thousands
+// of records names a handful of provenances. Belongs to one transaction and must not outlive it.
+class ProvenanceLookup {
+ public:
+  explicit ProvenanceLookup(const store::TxnView& txn) : txn_(txn) {}
+  // The provenance of an id (8 bytes); an error when it is missing or corrupt (the store lost
+  // what a record names). The pointer stays valid as long as this lookup.
+  Result<const Provenance*> find(std::string_view id);
+
+ private:
+  const store::TxnView& txn_;
+  std::vector<std::pair<std::string, std::unique_ptr<Provenance>>> known_;
+};
+
 std::string peer_key(const OrgId& peer, std::string_view id);
 
 Result<OutboxState> load_outbox_state(const store::TxnView& txn, const OrgId& peer);
@@ -101,11 +130,23 @@ Result<void> for_each_in_flight(
     const store::TxnView& txn, const OrgId& peer,
     const std::function<void(std::string_view, const std::vector<std::string_view>&)>& fn);
 
-std::string encode_received(const ReceivedRecord& r);
-// The same bytes, with the fields given already encoded (encode_fields / encode_sorted_fields)
-// instead of r.fields, which is ignored: a receiver stores thousands per batch.
-void encode_received(const ReceivedRecord& r, std::string_view encoded_fields, std::string& out);
-Result<ReceivedRecord> decode_received(std::string_view key, std::string_view value);
+// Stores r's provenance unless it is stored already and returns its id (8 bytes), for
+// encode_received() of every record that shares it. Same provenance, same id.
+Result<std::string> save_provenance(store::WriteTxn& txn, const ReceivedRecord& r);
+// The stored value of r (version, times) naming the provenance id that save_provenance()
+// returned in the same transaction, with the fields given already encoded (encode_fields /
+// encode_sorted_fields) instead of r.fields, which is ignored: a receiver stores thousands per
+// batch.
+void encode_received(const ReceivedRecord& r, std::string_view provenance_id,
+                     std::string_view encoded_fields, std::string& out);
+// Stores r (its provenance, then the record; replaces what is held under its key).
+Result<void> put_received(store::WriteTxn& txn, const ReceivedRecord& r);
+// The record a stored value holds, with its provenance resolved through `provenance`. Reads
+// both value formats (schema.hpp): the same record decodes the same from either.
+Result<ReceivedRecord> decode_received(ProvenanceLookup& provenance, std::string_view key,
+                                       std::string_view value);
+// The peer's version of the record a stored value holds, without decoding the rest.
+Result<uint64_t> received_version(std::string_view value);
 // Calls fn for each held record (of one peer, or of all when peer is empty) in key order.
 Result<void> for_each_received(const store::TxnView& txn, const std::string& peer,
                                const std::function<bool(const ReceivedRecord&)>& fn);

@@ -253,12 +253,24 @@ Result<void> Env::open_tables() {
     const auto text = from_val(v);
     uint64_t version = 0;
     auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), version);
-    if (ec != std::errc() || version != kFormatVersion) {
+    if (ec != std::errc() || ptr != text.data() + text.size() || version < kOldestReadableFormat ||
+        version > kFormatVersion) {
       mdb_txn_abort(txn);
-      return make_error(Errc::kInvalidInput,
-                        fmt::format("store format version '{}' is not supported (this jisr reads {})",
-                                    text, kFormatVersion),
-                        dir_.string());
+      return make_error(
+          Errc::kInvalidInput,
+          fmt::format("store format version '{}' is not supported (this jisr reads {} to {})", text,
+                      kOldestReadableFormat, kFormatVersion),
+          dir_.string());
+    }
+    // An older layout this jisr still reads: from now on it may hold values only this version
+    // reads, so an older jisr must refuse it by its version (see schema.hpp).
+    if (version != kFormatVersion && !options_.read_only) {
+      const std::string current = std::to_string(kFormatVersion);
+      MDB_val cv = to_val(current);
+      if (int put = mdb_put(txn, dbis_[0], &k, &cv, 0); put != 0) {
+        mdb_txn_abort(txn);
+        return lmdb_error(put, "stamp format", dir_);
+      }
     }
     // Commit, not abort: table handles opened in an aborted transaction are invalid afterwards.
     if (int c = mdb_txn_commit(txn); c != 0) return lmdb_error(c, "commit", dir_);

@@ -1,7 +1,10 @@
 // The one file that declares every LMDB table of a node (STYLE.md 19): its name, key and value
-// layout, and the store format version. A store whose format version is not kFormatVersion is
-// refused at open. Adding a table is compatible (tables are created on open); changing a key or
-// value layout needs a new format version and a migration.
+// layout, and the store format version. A store whose format version is outside
+// [kOldestReadableFormat, kFormatVersion] is refused at open. Adding a table is compatible
+// (tables are created on open); changing a key or value layout needs a new format version, and
+// either a migration or readers of both layouts. A store of an older readable version is
+// stamped with kFormatVersion when opened for writing, so that an older jisr, which could not
+// read what this one writes, refuses the store by its version instead of calling it corrupt.
 // Thread-safety: constants only.
 #pragma once
 
@@ -11,7 +14,10 @@
 
 namespace jisr::store {
 
-inline constexpr uint64_t kFormatVersion = 1;
+// 2: received records name their provenance by id (kProvenance) instead of holding it; the
+//    records of version 1 stay readable as they are (their values carry a format byte).
+inline constexpr uint64_t kFormatVersion = 2;
+inline constexpr uint64_t kOldestReadableFormat = 1;
 
 enum class Table : uint8_t {
   // key: UTF-8 name ("format", "last_seq", "live_records", ...) -> value: decimal text or bytes
@@ -39,7 +45,12 @@ enum class Table : uint8_t {
   kOutboxState,
   // key: peer org + be64 receipt seq -> value: signed receipt from the peer (node/exchange)
   kReceipts,
-  // key: peer org + 0x00 + remote id -> value: received record with provenance (node/exchange)
+  // key: peer org + 0x00 + remote id -> value: received record (node/exchange), either
+  //   [u8 fmt=2][varint version][8 bytes provenance id][varint received_at ms]
+  //   [varint retain_until ms][fields], or (written by format 1 stores) the provenance in full:
+  //   [u8 fmt=1][varint version][bytes sender agreement][bytes sender policy version hex]
+  //   [bytes purpose][varint received_at ms][varint retain_until ms][bytes accept agreement]
+  //   [bytes accept policy version hex][fields]
   kReceived,
   // key: peer org + 0x00 + record id -> value: what was last sent (version, digest) (exchange)
   kSentState,
@@ -50,6 +61,12 @@ enum class Table : uint8_t {
   // key: peer org + 0x00 + step id -> value: [u8 fmt=1][varint n] n*[bytes record id]: the
   //   records of a sync step sent (or about to be) and not yet committed (node/exchange)
   kInFlight,
+  // key: 8 bytes provenance id -> value: [u8 fmt=1][bytes sender agreement][policy version]
+  //   [bytes purpose][bytes accept agreement][policy version], each policy version as
+  //   [u8 0][bytes text] or [u8 1][32 raw bytes]: the provenance that the received records of
+  //   a batch share, stored once (node/exchange). The id is the first 8 bytes of a SHA-256 over
+  //   the value, the next free one on a collision.
+  kProvenance,
   kCount
 };
 
@@ -74,6 +91,7 @@ inline constexpr std::array<TableInfo, static_cast<size_t>(Table::kCount)> kTabl
     {"matches"},
     {"match_quota"},
     {"in_flight"},
+    {"provenance"},
 }};
 
 inline constexpr std::string_view table_name(Table t) {

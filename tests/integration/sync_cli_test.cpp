@@ -13,7 +13,9 @@
 
 #include "adapters/csv_reader.hpp"
 #include "node/core/node_config.hpp"
+#include "node/exchange/sync_records.hpp"
 #include "tests/integration/node_process.hpp"
+#include "tests/node/exchange/format1_received.hpp"
 
 using namespace jisr;
 using namespace jisr::testing;
@@ -241,4 +243,86 @@ TEST_CASE("sync: consented arabic-dev reports reach the institution; withdrawals
   CHECK(got.ids == final_expected);           // no loss, nothing withdrawn left behind
   CHECK(run_jisr({"audit", "verify", "--dir", platform.dir.string()}).exit_code == 0);
   CHECK(run_jisr({"audit", "verify", "--dir", institution.dir.string()}).exit_code == 0);
+}
+
+TEST_CASE("`jisr received` prints the same whichever format the records are stored in",
+          "[cli][sync]") {
+  // The same records in two node homes: one as a format-1 store kept them (the provenance in
+  // every record), one as they are stored now (the provenance once, named by id). The expected
+  // text is what jisr printed for the format-1 store before the format changed.
+  TempDir tmp;
+  std::vector<exchange::ReceivedRecord> records;
+  const auto add = [&](const char* peer, const char* id, const char* policy, const char* purpose,
+                       std::vector<std::pair<std::string, std::string>> fields) {
+    exchange::ReceivedRecord r;
+    r.peer = OrgId(peer);
+    r.id = RecordId(id);
+    r.version = records.size() + 2;
+    for (const auto& [name, value] : fields) r.fields.set(name, value);
+    r.sender_agreement = std::string(peer) + "-iimp-mou";
+    r.sender_policy_version = policy;
+    r.purpose = purpose;
+    r.received_at = from_unix_ms(1'780'000'000'123 + static_cast<int64_t>(records.size()));
+    r.retain_until = r.received_at + std::chrono::days(3650);
+    r.accept_agreement = "iimp-" + std::string(peer) + "-mou";
+    r.accept_policy_version = std::string(64, 'c');
+    records.push_back(std::move(r));
+  };
+  const char* policy = "3f2a9c1e5b7d8f0a1c2e3b4d5f6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6";
+  add("mpfp", "P-1", policy, "locate-missing-person",
+      {{"given_name", "أحمد"}, {"family_name", "الحسن"}, {"birth_date", "1990"}});
+  add("mpfp", "P-2", policy, "locate-missing-person",
+      {{"given_name", "مريم"}, {"circumstances", "taken at the \"checkpoint\", 2013"}});
+  add("icrc", "C-1", "v1", "tracing", {{"given_name", "Khaled"}, {"sex", "male"}});
+  const auto home = [&](const char* name, bool format1) {
+    const std::string dir = (tmp.path() / name).string();
+    REQUIRE(run_jisr({"init", "--org", "iimp", "--dir", dir}).exit_code == 0);
+    auto env = store::Env::open(std::filesystem::path(dir) / "data").value();
+    REQUIRE(env->write([&](store::WriteTxn& t) -> Result<void> {
+      if (format1) {
+        JISR_TRY(t.put(store::Table::kMeta, "format", "1"));
+      }
+      for (const auto& r : records) {
+        if (!format1) {
+          JISR_TRY(exchange::put_received(t, r));
+          continue;
+        }
+        JISR_TRY(t.put(store::Table::kReceived, exchange::peer_key(r.peer, r.id.str()),
+                       format1_received_value(r)));
+      }
+      return ok();
+    }));
+    return dir;
+  };
+  const std::string old_home = home("format1", true);
+  const std::string new_home = home("current", false);
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
+      {{"--format", "csv"}, R"(peer,record_id,version,received_at,retain_until,sender_agreement,sender_policy_version,purpose,accept_agreement,given_name,family_name,sex,birth_date,circumstances
+icrc,C-1,4,2026-05-28T20:26:40.125Z,2036-05-25T20:26:40.125Z,icrc-iimp-mou,v1,tracing,iimp-icrc-mou,Khaled,,male,,
+mpfp,P-1,2,2026-05-28T20:26:40.123Z,2036-05-25T20:26:40.123Z,mpfp-iimp-mou,3f2a9c1e5b7d8f0a1c2e3b4d5f6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6,locate-missing-person,iimp-mpfp-mou,أحمد,الحسن,,1990,
+mpfp,P-2,3,2026-05-28T20:26:40.124Z,2036-05-25T20:26:40.124Z,mpfp-iimp-mou,3f2a9c1e5b7d8f0a1c2e3b4d5f6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6,locate-missing-person,iimp-mpfp-mou,مريم,,,,"taken at the ""checkpoint"", 2013"
+)"},
+      {{"--format", "jsonl"}, R"({"accept_agreement":"iimp-icrc-mou","fields":{"given_name":"Khaled","sex":"male"},"peer":"icrc","purpose":"tracing","received_at":"2026-05-28T20:26:40.125Z","record_id":"C-1","retain_until":"2036-05-25T20:26:40.125Z","sender_agreement":"icrc-iimp-mou","sender_policy_version":"v1","version":4}
+{"accept_agreement":"iimp-mpfp-mou","fields":{"birth_date":"1990","family_name":"الحسن","given_name":"أحمد"},"peer":"mpfp","purpose":"locate-missing-person","received_at":"2026-05-28T20:26:40.123Z","record_id":"P-1","retain_until":"2036-05-25T20:26:40.123Z","sender_agreement":"mpfp-iimp-mou","sender_policy_version":"3f2a9c1e5b7d8f0a1c2e3b4d5f6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6","version":2}
+{"accept_agreement":"iimp-mpfp-mou","fields":{"circumstances":"taken at the \"checkpoint\", 2013","given_name":"مريم"},"peer":"mpfp","purpose":"locate-missing-person","received_at":"2026-05-28T20:26:40.124Z","record_id":"P-2","retain_until":"2036-05-25T20:26:40.124Z","sender_agreement":"mpfp-iimp-mou","sender_policy_version":"3f2a9c1e5b7d8f0a1c2e3b4d5f6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6","version":3}
+)"},
+      {{"--format", "csv", "--peer", "mpfp"}, R"(peer,record_id,version,received_at,retain_until,sender_agreement,sender_policy_version,purpose,accept_agreement,given_name,family_name,birth_date,circumstances
+mpfp,P-1,2,2026-05-28T20:26:40.123Z,2036-05-25T20:26:40.123Z,mpfp-iimp-mou,3f2a9c1e5b7d8f0a1c2e3b4d5f6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6,locate-missing-person,iimp-mpfp-mou,أحمد,الحسن,1990,
+mpfp,P-2,3,2026-05-28T20:26:40.124Z,2036-05-25T20:26:40.124Z,mpfp-iimp-mou,3f2a9c1e5b7d8f0a1c2e3b4d5f6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6,locate-missing-person,iimp-mpfp-mou,مريم,,,"taken at the ""checkpoint"", 2013"
+)"},
+      {{"--format", "jsonl", "--peer", "icrc"}, R"({"accept_agreement":"iimp-icrc-mou","fields":{"given_name":"Khaled","sex":"male"},"peer":"icrc","purpose":"tracing","received_at":"2026-05-28T20:26:40.125Z","record_id":"C-1","retain_until":"2036-05-25T20:26:40.125Z","sender_agreement":"icrc-iimp-mou","sender_policy_version":"v1","version":4}
+)"}};
+  for (const auto& [args, expected] : cases) {
+    std::vector<std::string> old_args{"received", "--dir", old_home};
+    std::vector<std::string> new_args{"received", "--dir", new_home};
+    old_args.insert(old_args.end(), args.begin(), args.end());
+    new_args.insert(new_args.end(), args.begin(), args.end());
+    const auto before = run_jisr(old_args);
+    const auto after = run_jisr(new_args);
+    INFO(args[1] << (args.size() > 2 ? " --peer " + args[3] : ""));
+    REQUIRE(before.exit_code == 0);
+    REQUIRE(after.exit_code == 0);
+    CHECK(before.out == expected);
+    CHECK(after.out == expected);
+  }
 }

@@ -112,6 +112,25 @@ TEST_CASE("a store of an unknown format version is refused", "[store]") {
   auto again = Env::open(dir.path());
   REQUIRE_FALSE(again);
   CHECK(again.error().what.find("store format version '99' is not supported") != std::string::npos);
+  CHECK(again.error().what.find(fmt::format("this jisr reads {} to {}", kOldestReadableFormat,
+                                            kFormatVersion)) != std::string::npos);
+}
+
+TEST_CASE("a store of an older readable format opens and is stamped with the current one",
+          "[store]") {
+  testing::TempDir dir;
+  {
+    auto env = Env::open(dir.path()).value();
+    REQUIRE(env->write([](WriteTxn& t) -> Result<void> {
+      JISR_TRY(t.put(Table::kMeta, "format", std::to_string(kOldestReadableFormat)));
+      return t.put(Table::kRecords, "kept", "v");
+    }));
+  }
+  auto again = Env::open(dir.path());
+  REQUIRE(again);
+  auto txn = again.value()->read().value();
+  CHECK(txn.get(Table::kMeta, "format") == std::to_string(kFormatVersion));
+  CHECK(txn.get(Table::kRecords, "kept") == "v");
 }
 
 TEST_CASE("reopening keeps data and table handles work", "[store]") {
