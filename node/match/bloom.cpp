@@ -120,6 +120,14 @@ void sort_unique(std::vector<std::string>& grams) {
   grams.erase(std::unique(grams.begin(), grams.end()), grams.end());
 }
 
+// The grams of one name skeleton of a name field's extra segments, sorted and unique.
+std::vector<std::string> sorted_name_grams(const std::string& skeleton) {
+  std::vector<std::string> grams;
+  add_name_grams(skeleton, grams);
+  sort_unique(grams);
+  return grams;
+}
+
 }  // namespace
 
 std::vector<std::string> day_grams(const FieldFeatures& f) {
@@ -132,19 +140,13 @@ std::vector<std::string> day_grams(const FieldFeatures& f) {
 }
 
 std::vector<std::string> corrected_grams(const FieldFeatures& f) {
-  std::vector<std::string> grams;
-  if (!f.present || f.corrected.empty()) return grams;
-  add_name_grams(f.corrected, grams);
-  sort_unique(grams);
-  return grams;
+  if (!f.present || f.corrected.empty()) return {};
+  return sorted_name_grams(f.corrected);
 }
 
 std::vector<std::string> first_word_grams(const FieldFeatures& f) {
-  std::vector<std::string> grams;
-  if (!f.present || f.first_name.empty() || f.first_name == f.skeleton) return grams;
-  add_name_grams(f.first_name, grams);
-  sort_unique(grams);
-  return grams;
+  if (!f.present || f.first_name.empty() || f.first_name == f.skeleton) return {};
+  return sorted_name_grams(f.first_name);
 }
 
 std::vector<std::string> region_grams(const FieldFeatures& f) {
@@ -156,11 +158,8 @@ std::vector<std::string> region_grams(const FieldFeatures& f) {
 }
 
 std::vector<std::string> vowel_grams(const FieldFeatures& f) {
-  std::vector<std::string> grams;
-  if (!f.present || f.vowelled.empty()) return grams;
-  add_name_grams(f.vowelled, grams);
-  sort_unique(grams);
-  return grams;
+  if (!f.present || f.vowelled.empty()) return {};
+  return sorted_name_grams(f.vowelled);
 }
 
 std::vector<std::string> field_grams(const MatchField& field, const FieldFeatures& f,
