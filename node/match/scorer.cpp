@@ -124,7 +124,10 @@ Score score_with(const CompiledMatchSpec& spec, Sim sim, Day day, std::span<cons
   if (auto names = swappable_names(spec)) {
     auto [x, y] = *names;
     auto xy = sim(x, y), yx = sim(y, x);
-    if (v[x] && v[y] && xy && yx) {
+    // With both names on both sides both crosswise comparisons exist; when a side lacks one of
+    // them, the name it has may still stand in the other's place (a source that swapped the two
+    // and lost one), so one crosswise comparison is reading enough.
+    if (xy || yx) {
       std::vector<std::optional<double>> w = v;
       w[x] = xy;
       w[y] = yx;

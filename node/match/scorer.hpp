@@ -53,7 +53,8 @@ double combine(const CompiledMatchSpec& spec, std::span<const FieldComparison> f
 
 // Both scorers also try the first two name fields crosswise (given and father name swapped in
 // one source) and keep that reading when its evidence, less kSwapPenaltyBits, is higher
-// (Score::swapped). The penalty is the prior odds against a swap: sources swap the two names
+// (Score::swapped). A side that lacks one of the two names is read crosswise too: the name it
+// has may stand in the other's place. The penalty is the prior odds against a swap: sources swap the two names
 // in a few percent of records, while a son's given name is very often his father's or
 // grandfather's, so a crosswise agreement without a price turns relatives into candidates.
 inline constexpr double kSwapPenaltyBits = 2.0;

@@ -516,6 +516,26 @@ TEST_CASE("scorer: a crosswise reading of the first two names pays the prior of 
     CHECK(sw.swapped);
     CHECK(sw.value > s.bloom_threshold);
   }
+  SECTION("a side that lacks one of the two names is read crosswise too") {
+    // The other source swapped the names and lost the father's: its given name is the son's
+    // father name.
+    auto lost = extract_features(s, fields({{"given_name", "Salim"}, {"family_name", "Haddad"},
+                                            {"birth_date", "1990"}, {"missing_place", "Hama"}}));
+    auto sw = score_features(s, son, lost);
+    CHECK(sw.swapped);
+    CHECK(sw.value > s.bloom_threshold);
+    // And from filters.
+    BloomSecret secret(std::array<uint8_t, 32>{5});
+    BloomEncoder enc(s, secret);
+    BloomMatrix m = enc.make_matrix();
+    enc.encode(son, m);
+    enc.encode(lost, m);
+    CHECK(score_bloom(s, m, 0, m, 1).swapped);
+    // Without the swap price the father alone, nothing else agreeing, stays below.
+    auto other = extract_features(s, fields({{"given_name", "Salim"}, {"family_name", "Nasr"},
+                                             {"birth_date", "1960"}, {"missing_place", "Idlib"}}));
+    CHECK(score_features(s, son, other).value < s.bloom_threshold);
+  }
 }
 
 TEST_CASE("names written in Arabic on both sides compare with their long vowels",
