@@ -57,12 +57,16 @@ std::set<std::string> held_ids(Node& n, const char* peer) {
   return ids;
 }
 
+// The receiver's Inbox under the missing-person schema, on `clock`.
+Inbox inbox_of(Node& receiver, const Clock& clock) {
+  return Inbox(*receiver.env, receiver.audit, clock, RecordSchema::missing_person(), receiver.self, receiver.key);
+}
+
 protocol::BatchReceipt inbox_receipt(Node& receiver, Node& sender,
                                      const std::shared_ptr<const policies::CompiledAgreement>& accept,
                                      const SyncPlan& plan) {
   FakeClock clock(from_unix_ms(1'780'000'000'000));
-  Inbox inbox(*receiver.env, receiver.audit, clock, RecordSchema::missing_person(), receiver.self,
-              receiver.key);
+  Inbox inbox = inbox_of(receiver, clock);
   return inbox.receive_batch(sender.self, *plan.batch, accept.get()).value();
 }
 
@@ -83,8 +87,7 @@ TEST_CASE("consented records reach the peer with only the allowed fields", "[exc
   }));
   NodeLimits limits;
   Outbox outbox(*platform.env, platform.audit, clock, limits);
-  Inbox inbox(*institution.env, institution.audit, clock, RecordSchema::missing_person(),
-              institution.self, institution.key);
+  Inbox inbox = inbox_of(institution, clock);
   PeerPublicKey institution_key{institution.key.public_key};
 
   auto plan = outbox.plan(*share).value();
@@ -214,8 +217,7 @@ TEST_CASE("steps in flight: planned ahead, committed in order, prepared with the
   NodeLimits limits;
   limits.batch_records = 2;
   Outbox outbox(*platform.env, platform.audit, clock, limits);
-  Inbox inbox(*institution.env, institution.audit, clock, RecordSchema::missing_person(),
-              institution.self, institution.key);
+  Inbox inbox = inbox_of(institution, clock);
   PeerPublicKey institution_key{institution.key.public_key};
   // In doubt: flagged on its sent state, or named by a step in flight.
   const auto in_doubt = [&](const char* id) {
@@ -364,8 +366,7 @@ TEST_CASE("in-flight markers: a step that never commits still counts as held", "
 
   SECTION("after a crash the marker becomes in-doubt flags, and a withdrawal still goes out") {
     // The peer stored the batch, then the node died before commit.
-    Inbox inbox(*institution.env, institution.audit, clock, RecordSchema::missing_person(),
-                institution.self, institution.key);
+    Inbox inbox = inbox_of(institution, clock);
     REQUIRE(inbox.receive_batch(platform.self, *first.batch, accept.get()));
     CHECK(held_ids(institution, "mpfp") == std::set<std::string>{"r1"});
     put("r1", "no");
@@ -395,8 +396,7 @@ TEST_CASE("in-flight markers: a step that never commits still counts as held", "
 TEST_CASE("a batch from a peer without an agreement in force is refused and logged", "[exchange][sync]") {
   FakeClock clock(from_unix_ms(1'780'000'000'000));
   Node institution("iimp");
-  Inbox inbox(*institution.env, institution.audit, clock, RecordSchema::missing_person(),
-              institution.self, institution.key);
+  Inbox inbox = inbox_of(institution, clock);
   protocol::RecordBatch batch;
   batch.batch_id = "b";
   batch.records.push_back({RecordId("x"), 1, encode_fields({{"given_name", "أحمد"}})});
@@ -419,8 +419,7 @@ TEST_CASE("a batch from a peer without an agreement in force is refused and logg
 
   SECTION("outside the validity window too") {
     FakeClock later(from_unix_ms(1'900'000'000'000));  // 2030
-    Inbox late(*institution.env, institution.audit, later, RecordSchema::missing_person(),
-               institution.self, institution.key);
+    Inbox late = inbox_of(institution, later);
     auto accept = example("iimp-to-mpfp.yaml");
     CHECK_FALSE(late.receive_batch(OrgId("mpfp"), batch, accept.get()));
   }
@@ -429,8 +428,7 @@ TEST_CASE("a batch from a peer without an agreement in force is refused and logg
 TEST_CASE("fields the receiver does not accept are dropped, invalid values rejected", "[exchange][sync]") {
   FakeClock clock(from_unix_ms(1'780'000'000'000));
   Node institution("iimp");
-  Inbox inbox(*institution.env, institution.audit, clock, RecordSchema::missing_person(),
-              institution.self, institution.key);
+  Inbox inbox = inbox_of(institution, clock);
   auto accept = example("iimp-to-mpfp.yaml");
   protocol::RecordBatch batch;
   batch.batch_id = "b";
@@ -511,8 +509,7 @@ TEST_CASE("the batch hash is SHA-256 of the canonical encoding, however large th
 TEST_CASE("a receiver keeps the newest version of a record, whatever order versions arrive in", "[exchange][sync]") {
   FakeClock clock(from_unix_ms(1'780'000'000'000));
   Node institution("iimp");
-  Inbox inbox(*institution.env, institution.audit, clock, RecordSchema::missing_person(),
-              institution.self, institution.key);
+  Inbox inbox = inbox_of(institution, clock);
   auto accept = example("iimp-to-mpfp.yaml");
   const auto send = [&](uint64_t version, const char* name) {
     protocol::RecordBatch batch;
