@@ -54,6 +54,20 @@ std::string quota_key(const OrgId& peer, TimePoint now) { return peer.str() + st
 
 std::string candidate_key(uint64_t id) { return std::string(kCandidatePrefix) + be64_key(id); }
 
+// Bloom: a first pass learns the places' regions and the names' likely misspellings from all of
+// our records (their fields only, nothing kept per record), so that the second pass can encode
+// each record as it goes.
+Result<match::OwnVocabulary> learn_vocabulary(const store::RecordStore& records, const store::TxnView& txn,
+                                              const match::CompiledMatchSpec& spec) {
+  match::OwnVocabulary vocabulary(spec);
+  JISR_TRY(records.for_each(txn, [&](const Record& r) {
+    vocabulary.learn(r.fields);
+    return true;
+  }));
+  vocabulary.finish();
+  return vocabulary;
+}
+
 // Handles are stable per (peer, record): a keyed hash under a random key that never leaves
 // this node. A scheduled job that finds the same pair again then gives the querier the same
 // handle, so its reviewers see one candidate, not one per job; the handle says nothing about
@@ -389,26 +403,16 @@ Result<MatchQuery> MatchEngine::begin_job(const policies::CompiledAgreement& our
   {
     JISR_TRY(auto txn, env_.read());
     q.change_seq = records.last_seq(txn);
-    // Bloom: a first pass learns the places' regions and the names' likely misspellings from
-    // all of our records (places and names only, nothing kept per record), so that the second
-    // can encode each record as it goes.
-    match::PlaceHierarchy places(*q.spec);
-    match::NameSpellings spellings(*q.spec);
+    std::optional<match::OwnVocabulary> vocabulary;
     if (bloom) {
-      JISR_TRY(records.for_each(txn, [&](const Record& r) {
-        places.learn(r.fields);
-        spellings.learn(r.fields);
-        return true;
-      }));
-      places.finish();
-      spellings.finish();
+      JISR_TRY(auto learned, learn_vocabulary(records, txn, *q.spec));
+      vocabulary.emplace(std::move(learned));
     }
     JISR_TRY(records.for_each(txn, [&](const Record& r) {
       auto features = match::extract_features(*q.spec, r.fields);
       if (bloom) {
         q.records.push_back(r.id);
-        places.extend(features);
-        spellings.extend(features);
+        vocabulary->extend(features);
         encoder->encode(features, filters);
         q.request.block_keys.push_back(pack_block_keys(match::blocking_keys(*q.spec, features, block_key)));
         return true;
@@ -709,22 +713,10 @@ Result<void> MatchEngine::answer_bloom(const OrgId& peer, const policies::Compil
   store::RecordStore records(env_);
   {
     JISR_TRY(auto txn, env_.read());
-    // A first pass learns the places' regions and the names' likely misspellings from all of
-    // our records (places and names only, nothing kept per record), so that the second can
-    // encode each record as it goes.
-    match::PlaceHierarchy places(spec);
-    match::NameSpellings spellings(spec);
-    JISR_TRY(records.for_each(txn, [&](const Record& r) {
-      places.learn(r.fields);
-      spellings.learn(r.fields);
-      return true;
-    }));
-    places.finish();
-    spellings.finish();
+    JISR_TRY(const auto vocabulary, learn_vocabulary(records, txn, spec));
     JISR_TRY(records.for_each(txn, [&](const Record& r) {
       auto features = match::extract_features(spec, r.fields);
-      places.extend(features);
-      spellings.extend(features);
+      vocabulary.extend(features);
       encoder.encode(features, mine);
       rarity.add(features);
       my_blocks.push_back(match::blocking_keys(spec, features, block_key));

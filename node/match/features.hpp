@@ -77,11 +77,11 @@ class PlaceHierarchy {
 // Misspelt names: a source's typo ("محدم" for "محمد", "Umat" for "Omar") changes one letter of
 // a short skeleton and with it most of its grams, so the name reads as a different one, as a
 // sibling's would. A NameSpellings learns, from one side's own records, how often each name
-// skeleton is written (all name fields pooled); a skeleton written at most kRareAtMost times
-// that is one edit (a letter replaced, added, dropped, or two neighbours swapped) from a
-// skeleton written at least kCommonAtLeast times and kCommonRatio times as often as any other
-// such neighbour is taken for a misspelling of it (FieldFeatures::corrected), and a scorer
-// counts agreement through the correction as similar, not the same. A rare name with no common
+// skeleton is written (all name fields pooled). A skeleton one edit (a letter replaced, added,
+// dropped, or two neighbours swapped) from one written at least kCommonAtLeast times, and
+// kCommonRatio times as often as itself, and kUnambiguousRatio times as often as any other such
+// neighbour, is taken for a misspelling of it (FieldFeatures::corrected); a scorer counts
+// agreement through the correction as similar, not the same. A rare name with no common
 // neighbour, or with two, is left alone: a real rare name stays what it is. Nothing is
 // hard-coded: each side learns from its own records, in any script.
 // Thread-safety: learn() and finish() on one thread; then extend() may run concurrently.
@@ -104,6 +104,37 @@ class NameSpellings {
   std::vector<std::string> field_names_;
   std::unordered_map<std::string, uint32_t> count_;
   std::unordered_map<std::string, std::string> corrected_;
+};
+
+// What a side learns from all of its own records before it encodes them for a bloom job: its
+// places' regions (PlaceHierarchy) and its names' likely misspellings (NameSpellings). A first
+// pass learns every record, finish() decides, then extend() completes each record's features
+// as it is encoded, so no features are kept per record in between.
+// Thread-safety: as its parts: learn() and finish() on one thread, then extend() concurrently.
+class OwnVocabulary {
+ public:
+  explicit OwnVocabulary(const CompiledMatchSpec& spec) : places_(spec), spellings_(spec) {}
+  void learn(const RecordFeatures& record) {
+    places_.learn(record);
+    spellings_.learn(record);
+  }
+  void learn(const FieldMap& fields) {
+    places_.learn(fields);
+    spellings_.learn(fields);
+  }
+  void finish() {
+    places_.finish();
+    spellings_.finish();
+  }
+  void extend(RecordFeatures& record) const {
+    places_.extend(record);
+    spellings_.extend(record);
+  }
+  const NameSpellings& spellings() const { return spellings_; }
+
+ private:
+  PlaceHierarchy places_;
+  NameSpellings spellings_;
 };
 
 }  // namespace jisr::match

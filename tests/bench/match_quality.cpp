@@ -539,13 +539,13 @@ int main(int argc, char** argv) {
   // Each side learns its places' regions and its names' likely misspellings from its own
   // records, as a node does for bloom.
   for (auto* side : {&fa, &fb}) {
-    PlaceHierarchy places(cs);
-    NameSpellings spellings(cs);
-    for (const auto& f : *side) places.learn(f), spellings.learn(f);
-    places.finish();
-    spellings.finish();
-    if (std::getenv("JISR_MATCH_QUALITY_ANALYSE")) std::fprintf(stderr, "misspellings learned: %zu\n", spellings.size());
-    for (auto& f : *side) places.extend(f), spellings.extend(f);
+    OwnVocabulary vocabulary(cs);
+    for (const auto& f : *side) vocabulary.learn(f);
+    vocabulary.finish();
+    if (std::getenv("JISR_MATCH_QUALITY_ANALYSE")) {
+      std::fprintf(stderr, "misspellings learned: %zu\n", vocabulary.spellings().size());
+    }
+    for (auto& f : *side) vocabulary.extend(f);
     if (std::getenv("JISR_MATCH_QUALITY_ANALYSE")) {
       size_t n = 0;
       for (const auto& f : *side) for (const auto& x : f.fields) n += !x.corrected.empty();
