@@ -102,6 +102,31 @@ double near_common_name(double sim, std::span<const float> b_rarity, uint32_t b_
   return kDisagreeBelow + 0.5 * (sim - kDisagreeBelow);
 }
 
+// The forms a name field is compared in beyond the name itself (bloom.hpp's extra segments).
+enum class NameForm { kWhole, kFirst, kCorrected };
+
+// One rule for names, in clear and from filters: starting from the similarity of the two names
+// (with long vowels when both are in Arabic script), a single name meets the first of several
+// names; a name merely similar to one of b's commonest counts less (near_common_name); a likely
+// misspelling meets as the name it is likely a misspelling of (NameSpellings), as similar.
+// has_a(form) / has_b(form): whether a's / b's field has that form; compare(form of a, form of
+// b): their similarity (only asked for forms both have).
+template <class HasA, class HasB, class Compare>
+double name_similarity(double sim, HasA has_a, HasB has_b, Compare compare, std::span<const float> b_rarity,
+                       uint32_t b_field) {
+  using enum NameForm;
+  const bool a_several = has_a(kFirst), b_several = has_b(kFirst);
+  if (a_several && !b_several) sim = std::max(sim, compare(kFirst, kWhole));
+  if (!a_several && b_several) sim = std::max(sim, compare(kWhole, kFirst));
+  sim = near_common_name(sim, b_rarity, b_field);
+  const bool a_corrected = has_a(kCorrected), b_corrected = has_b(kCorrected);
+  double through = 0.0;
+  if (a_corrected) through = std::max(through, compare(kCorrected, kWhole));
+  if (b_corrected) through = std::max(through, compare(kWhole, kCorrected));
+  if (a_corrected && b_corrected) through = std::max(through, compare(kCorrected, kCorrected));
+  return std::max(sim, through * kMisspeltSimilarity);
+}
+
 // Builds a Score from a similarity function sim(field of a, field of b) (nullopt when either
 // side lacks the field), trying the first two names swapped when that fits much better.
 // day(f) tells whether date field f agrees to the day (FieldComparison::day); it is only
@@ -235,22 +260,20 @@ Score score_features(const CompiledMatchSpec& spec, const RecordFeatures& a,
       };
       return meets(x.regions, y.parts) || meets(x.parts, y.regions) ? kRegionSimilarity : sim;
     }
-    const auto gx = field_grams(spec.fields[fa], x, 0), gy = field_grams(spec.fields[fb], y, 0);
+    // The grams of each form (NameForm order), of a and of b.
+    const std::array<std::vector<std::string>, 3> gx = {field_grams(spec.fields[fa], x, 0), first_word_grams(x),
+                                                        corrected_grams(x)};
+    const std::array<std::vector<std::string>, 3> gy = {field_grams(spec.fields[fb], y, 0), first_word_grams(y),
+                                                        corrected_grams(y)};
+    const auto form = [](NameForm f) { return static_cast<size_t>(f); };
     // Names both written in Arabic script compare with their long vowels (bloom.hpp).
-    double sim = !x.vowelled.empty() && !y.vowelled.empty()
-                     ? set_similarity(MatchRole::kName, vowel_grams(x), vowel_grams(y))
-                     : set_similarity(MatchRole::kName, gx, gy);
-    // One source wrote several names, the other one: its first name may be all it wrote.
-    const auto xf = first_word_grams(x), yf = first_word_grams(y);
-    if (!xf.empty() && yf.empty()) sim = std::max(sim, set_similarity(MatchRole::kName, xf, gy));
-    if (xf.empty() && !yf.empty()) sim = std::max(sim, set_similarity(MatchRole::kName, gx, yf));
-    sim = near_common_name(sim, b_rarity, fb);
-    const auto xc = corrected_grams(x), yc = corrected_grams(y);
-    double through = 0.0;
-    if (!xc.empty()) through = std::max(through, set_similarity(MatchRole::kName, xc, gy));
-    if (!yc.empty()) through = std::max(through, set_similarity(MatchRole::kName, gx, yc));
-    if (!xc.empty() && !yc.empty()) through = std::max(through, set_similarity(MatchRole::kName, xc, yc));
-    return std::max(sim, through * kMisspeltSimilarity);
+    const double sim = !x.vowelled.empty() && !y.vowelled.empty()
+                           ? set_similarity(MatchRole::kName, vowel_grams(x), vowel_grams(y))
+                           : set_similarity(MatchRole::kName, gx[0], gy[0]);
+    return name_similarity(
+        sim, [&](NameForm f) { return !gx[form(f)].empty(); }, [&](NameForm f) { return !gy[form(f)].empty(); },
+        [&](NameForm f, NameForm g) { return set_similarity(MatchRole::kName, gx[form(f)], gy[form(g)]); }, b_rarity,
+        fb);
   }, [&](uint32_t f) {
     const DateValue& x = *a.fields[f].date;
     const DateValue& y = *b.fields[f].date;
@@ -303,24 +326,21 @@ Score score_bloom(const CompiledMatchSpec& spec, const BloomMatrix& a, size_t i,
     if (!plain || !has_segments || va < 0 || vb < 0) return plain;
     // Names written in Arabic on both sides compare with their long vowels.
     const auto vowelled = segment_similarity(static_cast<size_t>(va), static_cast<size_t>(vb), MatchRole::kName);
-    double sim = vowelled ? *vowelled : *plain;
-    // One source wrote several names, the other one: its first name may be all it wrote (the
-    // first-name segment is under the names' key, so it compares with a whole name).
-    const auto wa = static_cast<size_t>(spec.fields[fa].first_word_segment);
-    const auto wb = static_cast<size_t>(spec.fields[fb].first_word_segment);
-    const bool a_several = pop_a(wa) > 0, b_several = pop_b(wb) > 0;
-    if (a_several && !b_several) sim = std::max(sim, segment_similarity(wa, fb, MatchRole::kName).value_or(0.0));
-    if (!a_several && b_several) sim = std::max(sim, segment_similarity(fa, wb, MatchRole::kName).value_or(0.0));
-    sim = near_common_name(sim, b_rarity, fb);
-    // A likely misspelling compares as the name it is likely a misspelling of (NameSpellings).
-    const auto ca = static_cast<size_t>(spec.fields[fa].corrected_segment);
-    const auto cb = static_cast<size_t>(spec.fields[fb].corrected_segment);
-    const bool a_corrected = pop_a(ca) > 0, b_corrected = pop_b(cb) > 0;
-    double through = 0.0;
-    if (a_corrected) through = std::max(through, segment_similarity(ca, fb, MatchRole::kName).value_or(0.0));
-    if (b_corrected) through = std::max(through, segment_similarity(fa, cb, MatchRole::kName).value_or(0.0));
-    if (a_corrected && b_corrected) through = std::max(through, segment_similarity(ca, cb, MatchRole::kName).value_or(0.0));
-    return std::max(sim, through * kMisspeltSimilarity);
+    // The segment of each form (NameForm order), of a and of b. The first-name and misspelling
+    // segments are under the names' key, so they compare with a whole name.
+    const auto segments = [&spec](uint32_t f) {
+      return std::array<size_t, 3>{f, static_cast<size_t>(spec.fields[f].first_word_segment),
+                                   static_cast<size_t>(spec.fields[f].corrected_segment)};
+    };
+    const auto sa = segments(fa), sb = segments(fb);
+    const auto form = [](NameForm f) { return static_cast<size_t>(f); };
+    return name_similarity(
+        vowelled ? *vowelled : *plain, [&](NameForm f) { return pop_a(sa[form(f)]) > 0; },
+        [&](NameForm f) { return pop_b(sb[form(f)]) > 0; },
+        [&](NameForm f, NameForm g) {
+          return segment_similarity(sa[form(f)], sb[form(g)], MatchRole::kName).value_or(0.0);
+        },
+        b_rarity, fb);
   }, [&](uint32_t f) {
     const int seg = spec.fields[f].day_segment;
     if (!has_segments || seg < 0) return 0;
