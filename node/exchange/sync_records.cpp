@@ -184,18 +184,12 @@ constexpr size_t kProvenanceIdSize = 8;
 constexpr uint8_t kPolicyVersionText = 0;
 constexpr uint8_t kPolicyVersionSha256 = 1;
 
-bool is_lower_hex_sha256(std::string_view s) {
-  if (s.size() != 64) return false;
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
 void put_policy_version(ByteWriter& w, std::string_view version) {
-  if (is_lower_hex_sha256(version)) {
+  // Raw only when the hex of the raw bytes gives the text back (lowercase, 32 bytes): the
+  // reader prints it as hex again. Once per batch, not per record.
+  if (const std::string raw = unhex(version); raw.size() == 32 && hex(raw) == version) {
     w.u8(kPolicyVersionSha256);
-    w.raw(unhex(version));
+    w.raw(raw);
   } else {
     w.u8(kPolicyVersionText);
     w.bytes(version);

@@ -126,8 +126,8 @@ Result<CompiledMatchSpec> compile_match_spec(const MatchSpec& spec, const Record
     out.fields[i].day_disagree = w.day_disagree;
   }
   // Bloom segments after one per field: the vowel segments of the names, the day segments of
-  // the dates, the first-name segments of the names, the region segments of the places
-  // (bloom.hpp), each kind in field order.
+  // the dates, the first-name segments of the names, the region segments of the places, the
+  // misspelling segments of the names (bloom.hpp), each kind in field order.
   int next_segment = static_cast<int>(out.fields.size());
   const auto number = [&out, &next_segment](MatchRole role, int MatchField::*segment) {
     for (auto& f : out.fields) {
