@@ -16,7 +16,7 @@ void ByteWriter::varint(uint64_t v) { append_varint(out_, v); }
 
 void ByteWriter::bytes(std::string_view s) { append_bytes(out_, s); }
 
-std::optional<uint64_t> ByteReader::varint() {
+std::optional<uint64_t> ByteReader::long_varint() {
   uint64_t v = 0;
   for (int shift = 0; shift < 64; shift += 7) {
     if (pos_ >= in_.size()) return std::nullopt;
@@ -27,24 +27,11 @@ std::optional<uint64_t> ByteReader::varint() {
   return std::nullopt;
 }
 
-std::optional<std::string_view> ByteReader::bytes(size_t max_len) {
-  auto len = varint();
-  if (!len || *len > max_len || *len > in_.size() - pos_) return std::nullopt;
-  auto out = in_.substr(pos_, *len);
-  pos_ += *len;
-  return out;
-}
-
 std::optional<std::string_view> ByteReader::raw(size_t n) {
   if (n > in_.size() - pos_) return std::nullopt;
   auto out = in_.substr(pos_, n);
   pos_ += n;
   return out;
-}
-
-std::optional<uint8_t> ByteReader::u8() {
-  if (pos_ >= in_.size()) return std::nullopt;
-  return static_cast<uint8_t>(in_[pos_++]);
 }
 
 std::string be64_key(uint64_t v) {

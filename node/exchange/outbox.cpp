@@ -1,6 +1,7 @@
 #include "node/exchange/outbox.hpp"
 
 #include <boost/unordered/unordered_flat_set.hpp>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -58,7 +59,7 @@ Outbox::Outbox(store::Env& env, const audit::AuditLog& audit, const Clock& clock
     : env_(env), records_(env), audit_(audit), clock_(clock), limits_(limits) {}
 
 Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement,
-                              std::optional<uint64_t> after) {
+                              std::optional<uint64_t> after, UncommittedSteps* uncommitted) {
   const OrgId& peer = agreement.peer();
   const TimePoint now = clock_.now();
   JISR_TRY(auto txn, env_.read());
@@ -75,14 +76,20 @@ Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement,
   protocol::Withdrawal withdrawal;
   size_t bytes = 0;
   size_t examined = 0;
-  // The records of steps in flight (sent, not committed): the peer may hold any of them. Built
-  // for every plan from the markers (thousands of ids) and looked up for every change: a flat
-  // hash set of views into this read transaction, which lives as long as the plan. Sorting
-  // hashes of them instead was 6% of the planner thread.
-  boost::unordered_flat_set<std::string_view> in_flight;
-  JISR_TRY(for_each_in_flight(txn, peer, [&](std::string_view, const std::vector<std::string_view>& ids) {
-    in_flight.insert(ids.begin(), ids.end());
-  }));
+  // The records of steps in flight (planned or sent, not committed): the peer may hold any of
+  // them. Without the sync's own account, the markers of the steps prepared say which (views
+  // into this read transaction, which lives as long as the plan).
+  boost::unordered_flat_set<std::string_view> marked;
+  if (uncommitted) {
+    uncommitted->forget_committed(state.policy_version == agreement.version() ? state.acked_seq : 0);
+  } else {
+    JISR_TRY(for_each_in_flight(txn, peer, [&](std::string_view, const std::vector<std::string_view>& ids) {
+      marked.insert(ids.begin(), ids.end());
+    }));
+  }
+  const auto in_flight = [&](std::string_view id) {
+    return uncommitted ? uncommitted->contains(id) : !marked.empty() && marked.contains(id);
+  };
   // Reused for every change: the plan allocates per record only what it sends.
   std::vector<FieldView> stored;          // the record's fields, views into the transaction
   policies::Projection projection;        // what of them leaves
@@ -106,7 +113,7 @@ Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement,
       inner = sent.error();
       return false;
     }
-    const bool flying = !in_flight.empty() && in_flight.contains(c.id.str());
+    const bool flying = in_flight(c.id.str());
     const bool held = flying || (sent.value() && sent.value()->maybe_held());
     if (c.deleted) {
       if (held) withdrawal.records.push_back({c.id, c.version, protocol::WithdrawalReason::kDeleted});
@@ -167,7 +174,30 @@ Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement,
     plan.batch_hash = batch_digest(batch);
     plan.batch = std::move(batch);
   }
+  if (uncommitted && plan.advances()) uncommitted->add(plan);
   return plan;
+}
+
+void UncommittedSteps::forget_committed(uint64_t acked_seq) {
+  while (!steps_.empty() && steps_.begin()->first <= acked_seq) {
+    for (const auto& id : steps_.begin()->second) {
+      const auto c = count_.find(id);
+      if (c != count_.end() && --c->second == 0) count_.erase(c);
+    }
+    steps_.erase(steps_.begin());
+  }
+}
+
+void UncommittedSteps::add(const SyncPlan& plan) {
+  auto& ids = steps_[plan.to_seq];
+  const auto note = [&](const RecordId& id) {
+    ids.push_back(id.str());
+    ++count_[id.str()];
+  };
+  if (plan.withdrawal) {
+    for (const auto& w : plan.withdrawal->records) note(w.id);
+  }
+  for (const auto& d : plan.disclosures) note(d.id);
 }
 
 Result<void> Outbox::verify_batch_receipt(const SyncPlan& plan, const protocol::BatchReceipt& r,

@@ -26,9 +26,13 @@
 // call opens short transactions of its own.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <boost/container_hash/hash.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
 
 #include "node/audit/audit_log.hpp"
 #include "node/core/clock.hpp"
@@ -66,6 +70,34 @@ struct SyncPlan {
   bool advances() const { return to_seq > from_seq; }
 };
 
+// The records of the steps one sync has planned and not yet committed, which the peer may
+// hold whatever their SentState says. The plans of a sync pass it along (Outbox::plan adds
+// each step it plans, and forgets the steps the outbox state shows committed): the next step
+// can be planned as soon as the last one is, with no need to wait until the commit that
+// stores the last one's marker, as a plan that reads the markers must. A plan given one reads
+// no markers: start it when none is left (after recover_interrupted(), as a sync does).
+// Thread-safety: none; the plans of one sync use it one after another.
+class UncommittedSteps {
+ public:
+  // Forgets the steps up to acked_seq (committed: their SentState now says what the peer holds).
+  void forget_committed(uint64_t acked_seq);
+  void add(const SyncPlan& plan);
+  bool contains(std::string_view record_id) const { return !count_.empty() && count_.contains(record_id); }
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return boost::hash<std::string_view>()(s); }
+  };
+  struct Equal {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+  };
+  std::map<uint64_t, std::vector<std::string>> steps_;  // by to_seq: the records of each step
+  // How many uncommitted steps name each record (a record that changed again may be in two).
+  boost::unordered_flat_map<std::string, uint32_t, Hash, Equal> count_;
+};
+
 struct PeerPublicKey {
   std::array<uint8_t, 32> bytes{};
 };
@@ -76,9 +108,12 @@ class Outbox {
 
   // Plans the next step for the agreement's peer (empty plan: nothing pending). It starts
   // after the last acknowledged change, or after `after` (the last change of a step already
-  // planned and sent but not yet committed: a sender keeps several steps in flight).
+  // planned but not yet committed: a sender keeps several steps in flight). The plans of one
+  // sync pass the same `uncommitted`, to which each adds itself; a plan without it counts the
+  // records of the in-flight markers instead (every step prepared and not committed).
   Result<SyncPlan> plan(const policies::CompiledAgreement& agreement,
-                        std::optional<uint64_t> after = std::nullopt);
+                        std::optional<uint64_t> after = std::nullopt,
+                        UncommittedSteps* uncommitted = nullptr);
 
   // Stores the plan's in-flight marker, durably, BEFORE anything is sent: if the node dies
   // after the peer acted but before commit(), the next plan re-sends the projection or the

@@ -139,37 +139,37 @@ Result<void> delete_in_flight(store::WriteTxn& txn, const OrgId& peer, std::stri
   return ok();
 }
 
+namespace {
+// The record ids a marker names (save_in_flight's value), as views into it.
+Result<void> decode_in_flight(std::string_view v, std::vector<std::string_view>& ids) {
+  ByteReader r(v);
+  auto fmt = r.u8();
+  auto n = r.varint();
+  if (!fmt || *fmt != kFormat || !n || *n > v.size()) return corrupt("in-flight");
+  ids.clear();
+  ids.reserve(static_cast<size_t>(*n));
+  for (uint64_t i = 0; i < *n; ++i) {
+    auto id = r.bytes(256);
+    if (!id) return corrupt("in-flight");
+    ids.push_back(*id);
+  }
+  if (!r.at_end()) return corrupt("in-flight");
+  return ok();
+}
+}  // namespace
+
 Result<void> for_each_in_flight(
     const store::TxnView& txn, const OrgId& peer,
     const std::function<void(std::string_view, const std::vector<std::string_view>&)>& fn) {
   Result<void> inner = ok();
   const std::string prefix = peer_key(peer, {});
   std::vector<std::string_view> ids;
-  JISR_TRY(txn.scan_prefix(store::Table::kInFlight, prefix,
-                           [&](std::string_view k, std::string_view v) {
-                             ByteReader r(v);
-                             auto fmt = r.u8();
-                             auto n = r.varint();
-                             if (!fmt || *fmt != kFormat || !n || *n > v.size()) {
-                               inner = corrupt("in-flight");
-                               return false;
-                             }
-                             ids.clear();
-                             for (uint64_t i = 0; i < *n; ++i) {
-                               auto id = r.bytes(256);
-                               if (!id) {
-                                 inner = corrupt("in-flight");
-                                 return false;
-                               }
-                               ids.push_back(*id);
-                             }
-                             if (!r.at_end()) {
-                               inner = corrupt("in-flight");
-                               return false;
-                             }
-                             fn(k.substr(prefix.size()), ids);
-                             return true;
-                           }));
+  JISR_TRY(txn.scan_prefix(store::Table::kInFlight, prefix, [&](std::string_view k, std::string_view v) {
+    inner = decode_in_flight(v, ids);
+    if (!inner) return false;
+    fn(k.substr(prefix.size()), ids);
+    return true;
+  }));
   return inner;
 }
 

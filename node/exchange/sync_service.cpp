@@ -135,18 +135,33 @@ struct SyncService::PlannedStep {
   std::optional<Result<SyncPlan>> result;
 };
 
+// What the planner thread carries from one plan of a sync to the next; touched only there.
+struct SyncService::PlanChain {
+  std::optional<uint64_t> after;  // to_seq of the last step planned
+  UncommittedSteps uncommitted;   // the records of every step planned and not committed
+  bool finished = false;          // a plan found nothing more, or failed: plan no further
+};
+
 std::shared_ptr<SyncService::PlannedStep> SyncService::plan_on_planner(
-    std::shared_ptr<const policies::CompiledAgreement> agreement, std::optional<uint64_t> after) {
+    std::shared_ptr<const policies::CompiledAgreement> agreement, std::shared_ptr<PlanChain> chain) {
   auto step = std::make_shared<PlannedStep>(io_);
   // Outbox::plan only reads (its own read transaction; LMDB lets it run beside the io thread's
-  // writes). It starts after the commit that stored the marker of the step before it, so it
-  // sees every step in flight, as a plan made on the io thread would.
-  asio::post(*planner_, [this, step, agreement = std::move(agreement), after] {
-    Result<SyncPlan> plan = make_error(Errc::kInternal, "planning failed");
-    try {
-      plan = outbox_.plan(*agreement, after);
-    } catch (const std::exception& e) {  // a bug; the sync reports it instead of the thread dying
-      plan = make_error(Errc::kInternal, fmt::format("planning failed: {}", e.what()));
+  // writes). The chain's plans run one after another on the one planner thread, each after
+  // the one before and counting its records as in flight, so the planner can work ahead of
+  // the commits.
+  asio::post(*planner_, [this, step, agreement = std::move(agreement), chain = std::move(chain)] {
+    Result<SyncPlan> plan = SyncPlan{};  // nothing more to do
+    if (!chain->finished) {
+      try {
+        plan = outbox_.plan(*agreement, chain->after, &chain->uncommitted);
+      } catch (const std::exception& e) {  // a bug; the sync reports it instead of the thread dying
+        plan = make_error(Errc::kInternal, fmt::format("planning failed: {}", e.what()));
+      }
+      if (plan && plan.value().advances()) {
+        chain->after = plan.value().to_seq;
+      } else {
+        chain->finished = true;
+      }
     }
     asio::post(io_, [step, plan = std::move(plan)]() mutable {
       step->result = std::move(plan);
@@ -250,45 +265,45 @@ asio::awaitable<Result<SyncOutcome>> SyncService::run_sync(const OrgId& peer) {
 
   // Steps planned and sent, oldest first; the front is the next to commit.
   std::deque<InFlightStep> window;
-  uint64_t planned = 0;        // steps planned so far (bounded by kMaxStepsPerSync)
-  bool all_planned = false;    // the last plan found nothing more to do
-  std::optional<uint64_t> last_planned;  // to_seq of the last step planned
-  const auto take = [&](Result<SyncPlan> plan) -> Result<std::optional<SyncPlan>> {
-    if (!plan) return plan.error();
-    if (!plan.value().advances()) {
-      all_planned = true;
-      return std::optional<SyncPlan>();
-    }
-    ++planned;
-    last_planned = plan.value().to_seq;
-    return std::optional<SyncPlan>(std::move(plan).value());
-  };
-  // The next step, being planned on the planner thread while this thread commits and sends.
-  // Every plan is made there, after the commit that stored the markers of the steps before it.
-  std::shared_ptr<PlannedStep> ahead;
+  uint64_t planned = 0;        // plans asked of the planner (bounded by kMaxStepsPerSync)
+  bool all_planned = false;    // a plan found nothing more to do
+  // The next steps, being planned on the planner thread, oldest first, while this thread
+  // commits and sends.
+  std::deque<std::shared_ptr<PlannedStep>> ahead;
+  const auto chain = std::make_shared<PlanChain>();
   const auto plan_ahead = [&] {
-    if (!all_planned && planned < kMaxStepsPerSync) ahead = plan_on_planner(agreement, last_planned);
+    while (!all_planned && ahead.size() < kStepsPlannedAhead && planned < kMaxStepsPerSync) {
+      ahead.push_back(plan_on_planner(agreement, chain));
+      ++planned;
+    }
   };
-  const auto planner_done = [&]() -> asio::awaitable<void> {
-    if (ahead && !ahead->result) {
-      [[maybe_unused]] auto [ec] = co_await ahead->done.async_wait(asio::as_tuple(asio::use_awaitable));
+  const auto planned_step = [&](PlannedStep& step) -> asio::awaitable<void> {
+    if (!step.result) {
+      [[maybe_unused]] auto [ec] = co_await step.done.async_wait(asio::as_tuple(asio::use_awaitable));
     }
   };
   const auto next_planned = [&]() -> asio::awaitable<Result<std::optional<SyncPlan>>> {
-    if (!ahead) co_return std::optional<SyncPlan>();
-    co_await planner_done();
-    auto plan = std::move(*ahead->result);
-    ahead.reset();
-    co_return take(std::move(plan));
+    if (ahead.empty()) co_return std::optional<SyncPlan>();
+    co_await planned_step(*ahead.front());
+    auto plan = std::move(*ahead.front()->result);
+    ahead.pop_front();
+    if (!plan) co_return plan.error();
+    if (!plan.value().advances()) {
+      all_planned = true;
+      co_return std::optional<SyncPlan>();
+    }
+    plan_ahead();
+    co_return std::optional<SyncPlan>(std::move(plan).value());
   };
   const auto launch = [&](SyncPlan plan) {
     auto replies = send_step(peer, plan);
     window.push_back(InFlightStep{std::move(plan), std::move(replies), {}, {}});
   };
-  // Before returning early, wait until no step of this sync is still on the wire, so a later
-  // sync never runs beside its leftovers (each ends by answer, error or timeout).
+  // Before returning early, wait until no step of this sync is still on the wire or being
+  // planned, so a later sync never runs beside its leftovers (each ends by answer, error or
+  // timeout).
   const auto drain = [&]() -> asio::awaitable<void> {
-    co_await planner_done();
+    for (auto& step : ahead) co_await planned_step(*step);
     for (auto& step : window) {
       if (step.replies->outstanding > 0) {
         [[maybe_unused]] auto [ec] = co_await step.replies->done.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -298,8 +313,8 @@ asio::awaitable<Result<SyncOutcome>> SyncService::run_sync(const OrgId& peer) {
 
   // The first kStepsInFlight steps are prepared in transactions of their own; every later one
   // in the transaction that commits the oldest step of the window.
+  plan_ahead();
   while (window.size() < kStepsInFlight) {
-    plan_ahead();
     auto next = co_await next_planned();
     Result<void> prepared = next ? ok() : Result<void>(next.error());
     if (next && next.value()) prepared = outbox_.prepare(*next.value());
@@ -310,7 +325,6 @@ asio::awaitable<Result<SyncOutcome>> SyncService::run_sync(const OrgId& peer) {
     if (!next.value()) break;
     launch(std::move(*next.value()));
   }
-  plan_ahead();
   while (!window.empty()) {
     auto finished = co_await finish_step(peer, window.front(), key);
     if (!finished) {
@@ -339,11 +353,7 @@ asio::awaitable<Result<SyncOutcome>> SyncService::run_sync(const OrgId& peer) {
                    plan.withdrawal ? plan.withdrawal->records.size() : 0);
     }
     window.pop_front();
-    if (next.value()) {
-      // The step after `next` may be planned now: the commit above stored next's marker.
-      plan_ahead();
-      launch(std::move(*next.value()));
-    }
+    if (next.value()) launch(std::move(*next.value()));
   }
   JISR_CO_TRY(auto pending, outbox_.pending(peer, agreement->version()));
   outcome.pending = pending;

@@ -46,6 +46,9 @@ namespace jisr::exchange {
 // (at most NodeLimits::batch_bytes) and up to two requests at the peer, under its
 // TransportOptions::max_handlers_in_flight (16).
 inline constexpr size_t kStepsInFlight = 4;
+// Steps planned ahead of the one sent next: planning (policy, projection, digests) runs on its
+// own thread while this one commits, and a commit never waits for a plan it could have had.
+inline constexpr size_t kStepsPlannedAhead = 2;
 
 struct SyncOptions {
   std::chrono::milliseconds poll_interval{1000};          // how often pending work is looked for
@@ -100,10 +103,11 @@ class SyncService {
   struct StepReplies;
   struct InFlightStep;
   struct PlannedStep;
-  // Plans the step after `after` on the planner thread; the result comes back on the io
-  // thread (PlannedStep::done).
+  // Plans the chain's next step on the planner thread; the result comes back on the io thread
+  // (PlannedStep::done). Steps of one chain are planned in the order asked.
+  struct PlanChain;
   std::shared_ptr<PlannedStep> plan_on_planner(std::shared_ptr<const policies::CompiledAgreement> agreement,
-                                               std::optional<uint64_t> after);
+                                               std::shared_ptr<PlanChain> chain);
   boost::asio::awaitable<Result<SyncOutcome>> run_sync(const OrgId& peer);
   // Queues the step's withdrawal, then its batch, on the peer's session now (in that order)
   // and returns what completes when both answers are in. The batch's records move to the wire:

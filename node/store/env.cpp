@@ -103,6 +103,20 @@ Result<void> WriteTxn::put_flags(Table table, std::string_view key, std::string_
 }
 
 Result<void> WriteTxn::put(Table table, std::string_view key, std::string_view value) {
+  if (key.empty() || key.size() > 511) {
+    return make_error(Errc::kInvalidInput, "store: key empty or longer than 511 bytes",
+                      std::string(table_name(table)));
+  }
+  const uint32_t bit = 1u << static_cast<unsigned>(table);
+  if (!(unsorted_ & bit)) {
+    const int rc = append_at_tail(table, key, value);
+    if (rc == 0) return ok();
+    if (rc != MDB_KEYEXIST) {
+      if (rc == MDB_MAP_FULL) map_full_ = true;
+      return lmdb_error(rc, fmt::format("put into {}", table_name(table)));
+    }
+    unsorted_ |= bit;  // nothing was written: the plain put below replaces or inserts
+  }
   return put_flags(table, key, value, 0);
 }
 

@@ -90,6 +90,10 @@ class WriteTxn : public TxnView {
   }
   ~WriteTxn();
 
+  // Puts key -> value, replacing what the key held. Like insert(), a key greater than every
+  // key in the table is appended (no descent), until the first key of this transaction that
+  // is not: keys written in order (the sender's per-record state, written in record order)
+  // cost a third of a descending put.
   Result<void> put(Table table, std::string_view key, std::string_view value);
   // Puts key -> value only when key is absent: nullopt when it was put; otherwise writes
   // nothing and returns the value already stored (a view, valid like get()'s until the next
@@ -129,7 +133,7 @@ class WriteTxn : public TxnView {
   // One cursor per table for appends, opened on first use and used for nothing else; LMDB
   // closes a write transaction's cursors when it ends.
   MDB_cursor* tail_[kTableCount] = {};
-  uint32_t unsorted_ = 0;  // bit per table: an insert met a key not greater than the last
+  uint32_t unsorted_ = 0;  // bit per table: an insert or put met a key not greater than the last
   static_assert(kTableCount <= 32);
 };
 

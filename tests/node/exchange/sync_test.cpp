@@ -356,6 +356,31 @@ TEST_CASE("in-flight markers: a step that never commits still counts as held", "
     CHECK(third.withdrawal->records.at(0).id.str() == "r1");
   }
 
+  SECTION("a sync's own account counts a step planned and not yet prepared, until it commits") {
+    // SyncService plans ahead of the markers: the step after `ahead` is planned before
+    // `ahead` is prepared, so only the sync's account says that r2 may be on its way.
+    UncommittedSteps uncommitted;
+    auto ahead = outbox.plan(*share, first.to_seq, &uncommitted).value();
+    REQUIRE(ahead.batch);
+    CHECK(ahead.batch->records.at(0).id.str() == "r2");
+    CHECK(markers().size() == 1);  // first's only
+    CHECK(uncommitted.contains("r2"));
+    put("r2", "no");
+    auto then = outbox.plan(*share, ahead.to_seq, &uncommitted).value();
+    REQUIRE(then.withdrawal);
+    CHECK(then.withdrawal->records.at(0).id.str() == "r2");
+    // A plan without the account sees no marker for r2 and would withdraw nothing.
+    CHECK_FALSE(outbox.plan(*share, ahead.to_seq).value().withdrawal);
+
+    // Once a step commits, the outbox state says so and the account forgets it.
+    auto receipt = inbox_receipt(institution, platform, accept, first);
+    REQUIRE(outbox.commit(first, receipt, std::nullopt));
+    CHECK(uncommitted.contains("r2"));
+    CHECK_FALSE(outbox.plan(*share, then.to_seq, &uncommitted).value().advances());
+    uncommitted.forget_committed(then.to_seq);
+    CHECK_FALSE(uncommitted.contains("r2"));
+  }
+
   SECTION("commit deletes the marker and prepares the next one in the same transaction") {
     auto second = outbox.plan(*share, first.to_seq).value();
     auto receipt = inbox_receipt(institution, platform, accept, first);
