@@ -110,6 +110,16 @@ std::string encode_fields(std::vector<FieldMap::Entry> entries) {
 void encode_sorted_fields(std::span<const FieldView> entries, std::string& out) { encode_entries(entries, out); }
 
 namespace {
+// a sorts strictly after b, bytewise: the order check of every decoded field, on names of a
+// dozen bytes that mostly differ early, where a memcmp call was a tenth of decoding.
+bool sorts_after(std::string_view a, std::string_view b) {
+  const size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return static_cast<unsigned char>(a[i]) > static_cast<unsigned char>(b[i]);
+  }
+  return a.size() > b.size();
+}
+
 // The one decoder of encode_fields() bytes; add(name, value) receives each checked field.
 template <class Add>
 Result<void> decode_entries(std::string_view bytes, size_t& count_out, Add&& add) {
@@ -125,7 +135,7 @@ Result<void> decode_entries(std::string_view bytes, size_t& count_out, Add&& add
     auto name = r.bytes(kMaxNameBytes);
     auto value = r.bytes(kMaxValueBytes);
     if (!name || !value || name->empty() || value->empty()) return bad("corrupt record: field");
-    if (i > 0 && *name <= previous) return bad("corrupt record: field order");
+    if (i > 0 && !sorts_after(*name, previous)) return bad("corrupt record: field order");
     previous = *name;
     add(*name, *value);
   }

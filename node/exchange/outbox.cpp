@@ -180,8 +180,8 @@ Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement,
 
 void UncommittedSteps::forget_committed(uint64_t acked_seq) {
   while (!steps_.empty() && steps_.begin()->first <= acked_seq) {
-    for (const auto& id : steps_.begin()->second) {
-      const auto c = count_.find(id);
+    for (const uint64_t h : steps_.begin()->second.hashes) {
+      const auto c = count_.find(h);
       if (c != count_.end() && --c->second == 0) count_.erase(c);
     }
     steps_.erase(steps_.begin());
@@ -189,15 +189,32 @@ void UncommittedSteps::forget_committed(uint64_t acked_seq) {
 }
 
 void UncommittedSteps::add(const SyncPlan& plan) {
-  auto& ids = steps_[plan.to_seq];
+  Step& step = steps_[plan.to_seq];
   const auto note = [&](const RecordId& id) {
-    ids.push_back(id.str());
-    ++count_[id.str()];
+    step.ids.append(id.str()).push_back('\0');
+    const uint64_t h = hash(id.str());
+    step.hashes.push_back(h);
+    ++count_[h];
   };
+  step.ids.push_back('\0');
+  step.hashes.reserve((plan.withdrawal ? plan.withdrawal->records.size() : 0) + plan.disclosures.size());
   if (plan.withdrawal) {
     for (const auto& w : plan.withdrawal->records) note(w.id);
   }
   for (const auto& d : plan.disclosures) note(d.id);
+}
+
+bool UncommittedSteps::contains(std::string_view record_id) const {
+  if (count_.empty() || !count_.contains(hash(record_id))) return false;
+  // Record ids hold no NUL (is_valid_record_id), so "\0id\0" matches only the whole id.
+  std::string needle;
+  needle.reserve(record_id.size() + 2);
+  needle.push_back('\0');
+  needle.append(record_id).push_back('\0');
+  for (const auto& [to_seq, step] : steps_) {
+    if (step.ids.find(needle) != std::string::npos) return true;
+  }
+  return false;
 }
 
 Result<void> Outbox::verify_batch_receipt(const SyncPlan& plan, const protocol::BatchReceipt& r,

@@ -82,20 +82,20 @@ class UncommittedSteps {
   // Forgets the steps up to acked_seq (committed: their SentState now says what the peer holds).
   void forget_committed(uint64_t acked_seq);
   void add(const SyncPlan& plan);
-  bool contains(std::string_view record_id) const { return !count_.empty() && count_.contains(record_id); }
+  bool contains(std::string_view record_id) const;
 
  private:
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return boost::hash<std::string_view>()(s); }
+  // Looked up for every change a plan examines and filled with thousands of ids per step: a
+  // step keeps its ids in one string and their hashes; a record is looked for by its hash and
+  // confirmed in the ids only when the hash is there.
+  struct Step {
+    std::string ids;                // "\0id\0id\0...\0": each id between two NULs
+    std::vector<uint64_t> hashes;   // of each id
   };
-  struct Equal {
-    using is_transparent = void;
-    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
-  };
-  std::map<uint64_t, std::vector<std::string>> steps_;  // by to_seq: the records of each step
-  // How many uncommitted steps name each record (a record that changed again may be in two).
-  boost::unordered_flat_map<std::string, uint32_t, Hash, Equal> count_;
+  static uint64_t hash(std::string_view id) { return boost::hash<std::string_view>()(id); }
+  std::map<uint64_t, Step> steps_;  // by to_seq
+  // How many ids of uncommitted steps have each hash.
+  boost::unordered_flat_map<uint64_t, uint32_t> count_;
 };
 
 struct PeerPublicKey {

@@ -82,6 +82,15 @@ TEST_CASE("field maps encode canonically and decode with bounds", "[core]") {
     const std::string swapped = std::string("\x01\x02") + "\x01" + "b" + "\x01" + "2" + "\x01" + "a" + "\x01" + "1";
     CHECK_FALSE(decode_fields(swapped));
     CHECK_FALSE(decode_fields_view(swapped, views));
+    const auto two = [](std::string_view first, std::string_view second) {
+      return std::string("\x01\x02") + char(first.size()) + std::string(first) + "\x01" + "1" + char(second.size()) +
+             std::string(second) + "\x01" + "2";
+    };
+    CHECK_FALSE(decode_fields_view(two("a", "a"), views));    // repeated
+    CHECK_FALSE(decode_fields_view(two("ab", "a"), views));   // a prefix sorts first
+    CHECK(decode_fields_view(two("a", "ab"), views));
+    CHECK(decode_fields_view(two("z", "\xd8\xa7"), views));   // bytes compare unsigned
+    CHECK_FALSE(decode_fields_view(two("\xd8\xa7", "z"), views));
   }
 }
 

@@ -365,6 +365,8 @@ TEST_CASE("in-flight markers: a step that never commits still counts as held", "
     CHECK(ahead.batch->records.at(0).id.str() == "r2");
     CHECK(markers().size() == 1);  // first's only
     CHECK(uncommitted.contains("r2"));
+    CHECK_FALSE(uncommitted.contains("r"));  // whole ids only
+    CHECK_FALSE(uncommitted.contains("r22"));
     put("r2", "no");
     auto then = outbox.plan(*share, ahead.to_seq, &uncommitted).value();
     REQUIRE(then.withdrawal);
