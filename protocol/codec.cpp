@@ -539,13 +539,13 @@ void FrameEncoder::give_back(std::string frame) {
   if (spare_frames_.size() < 2) spare_frames_.push_back(std::move(frame));
 }
 
-Result<Message> decode_payload(std::string_view payload, const DecodeLimits& limits) {
-  if (payload.empty()) return malformed("empty frame");
-  if (payload.size() > limits.max_frame_bytes) return malformed("frame exceeds the size limit");
-  if (payload.size() % sizeof(capnp::word) != 0) return malformed("frame is not a whole number of words");
-  // Copy into word-aligned memory: the receive buffer has no alignment guarantee.
-  auto words = kj::heapArray<capnp::word>(payload.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), payload.data(), payload.size());
+namespace {
+// Decodes a payload already in word-aligned memory (`bytes` of it).
+Result<Message> decode_words(const capnp::word* data, size_t bytes, const DecodeLimits& limits) {
+  if (bytes == 0) return malformed("empty frame");
+  if (bytes > limits.max_frame_bytes) return malformed("frame exceeds the size limit");
+  if (bytes % sizeof(capnp::word) != 0) return malformed("frame is not a whole number of words");
+  const kj::ArrayPtr<const capnp::word> words(data, bytes / sizeof(capnp::word));
   capnp::ReaderOptions options;
   // Each word of a well-formed message is visited about once; the slack covers list headers.
   // The limit stops amplification through pointers aliasing the same data.
@@ -556,7 +556,7 @@ Result<Message> decode_payload(std::string_view payload, const DecodeLimits& lim
   // Cap'n Proto reports malformed input by throwing kj::Exception; this is the boundary where
   // that becomes a value. Everything is copied out inside the try, so no reader escapes.
   try {
-    capnp::FlatArrayMessageReader reader(words.asPtr(), options);
+    capnp::FlatArrayMessageReader reader(words, options);
     if (reader.getEnd() != words.end()) return malformed("trailing bytes after the message");
     auto env = reader.getRoot<wire::Envelope>();
     out.request_id = env.getRequestId();
@@ -574,6 +574,40 @@ Result<Message> decode_payload(std::string_view payload, const DecodeLimits& lim
     failure = failure.substr(0, failure.find('\n')).substr(0, 200);
     return malformed("malformed message: " + failure);
   }
+  return out;
+}
+}  // namespace
+
+Result<Message> decode_payload(std::string_view payload, const DecodeLimits& limits) {
+  if (payload.empty()) return malformed("empty frame");
+  if (payload.size() > limits.max_frame_bytes) return malformed("frame exceeds the size limit");
+  if (payload.size() % sizeof(capnp::word) != 0) return malformed("frame is not a whole number of words");
+  // Copy into word-aligned memory: the caller's bytes have no alignment guarantee.
+  auto words = kj::heapArray<capnp::word>(payload.size() / sizeof(capnp::word));
+  std::memcpy(words.begin(), payload.data(), payload.size());
+  return decode_words(words.begin(), payload.size(), limits);
+}
+
+std::span<char> FrameDecoder::buffer(size_t bytes) {
+  const size_t words = (bytes + sizeof(capnp::word) - 1) / sizeof(capnp::word);
+  if (words > capacity_words_) {
+    words_ = std::make_unique_for_overwrite<uint64_t[]>(words);  // filled by the caller: not zeroed
+    capacity_words_ = words;
+  }
+  bytes_ = bytes;
+  return {reinterpret_cast<char*>(words_.get()), bytes};
+}
+
+Result<Message> FrameDecoder::decode(const DecodeLimits& limits) {
+  static_assert(sizeof(uint64_t) == sizeof(capnp::word) && alignof(uint64_t) >= alignof(capnp::word));
+  auto out = decode_words(reinterpret_cast<const capnp::word*>(words_.get()), bytes_, limits);
+  // Bounded: a rare huge frame should not pin its size for the session's life.
+  constexpr size_t kMaxKeptWords = (size_t{4} << 20) / sizeof(capnp::word);
+  if (capacity_words_ > kMaxKeptWords) {
+    words_.reset();
+    capacity_words_ = 0;
+  }
+  bytes_ = 0;
   return out;
 }
 

@@ -245,6 +245,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<EndKind> stop_reason_;
   std::deque<std::string> queue_;
   protocol::FrameEncoder encoder_;  // the queue's frames, encoded in reused memory
+  protocol::FrameDecoder decoder_;  // the frames read, decoded from reused memory
   std::map<uint64_t, std::shared_ptr<Pending>> pending_;
   uint32_t handlers_in_flight_ = 0;
   uint64_t ping_nonce_ = 0;
@@ -440,9 +441,9 @@ awaitable<Result<Message>> Session::read_frame(Steady::time_point header_deadlin
     send_error(protocol::error_message(code, len.error().what));
     co_return make_error(Errc::kInvalidInput, len.error().what, where());
   }
-  std::string payload(len.value(), '\0');
+  const auto payload = decoder_.buffer(len.value());
   read_deadline_ = Steady::now() + milliseconds(limits.io_timeout_ms);
-  auto [pec, pn] = co_await asio::async_read(stream_, asio::buffer(payload), kTuple);
+  auto [pec, pn] = co_await asio::async_read(stream_, asio::buffer(payload.data(), payload.size()), kTuple);
   read_deadline_ = kNever;
   if (pec) {
     // A truncated frame: say so if the connection can still carry it.
@@ -451,7 +452,7 @@ awaitable<Result<Message>> Session::read_frame(Steady::time_point header_deadlin
     send_error(protocol::error_message(ErrorCode::kMalformedFrame, what));
     co_return make_error(Errc::kInvalidInput, what, where());
   }
-  auto message = protocol::decode_payload(payload, net_.limits_());
+  auto message = decoder_.decode(net_.limits_());
   if (!message) {
     *protocol_error = true;
     send_error(protocol::error_message(ErrorCode::kMalformedFrame, message.error().what));

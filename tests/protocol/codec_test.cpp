@@ -200,3 +200,32 @@ TEST_CASE("a FrameEncoder's frames decode to their messages, message after messa
     encoder.give_back(std::move(frame).value());
   }
 }
+
+TEST_CASE("a FrameDecoder decodes payload after payload in its reused memory, and refuses what decode_payload refuses",
+          "[protocol][codec]") {
+  FrameDecoder decoder;
+  const auto through = [&](std::string_view payload) {
+    auto room = decoder.buffer(payload.size());
+    REQUIRE(room.size() == payload.size());
+    std::copy(payload.begin(), payload.end(), room.begin());
+    return decoder.decode();
+  };
+  RecordBatch big{"b", AgreementId("a"), "", "p", 1, 3000, {}};
+  for (int i = 0; i < 3000; ++i) big.records.push_back(sample_record());
+  // Small, large (the memory grows), small again in it, large again.
+  for (const auto& m : {Message{1, Ping{7}}, Message{2, big}, Message{3, Pong{7}}, Message{4, big}}) {
+    auto payload = encode_payload(m);
+    REQUIRE(payload);
+    auto decoded = through(payload.value());
+    REQUIRE(decoded);
+    CHECK(decoded.value() == m);
+  }
+  // What is left of a larger payload in the memory never reads as part of a smaller one.
+  auto ping = encode_payload(Message{5, Ping{9}}).value();
+  CHECK(through(ping).value() == Message{5, Ping{9}});
+  CHECK_FALSE(through(ping + "x"));                  // not whole words
+  CHECK_FALSE(through(ping + std::string(8, '\0')));  // trailing bytes
+  CHECK_FALSE(through(""));
+  CHECK_FALSE(through(std::string(ping.size(), '\xff')));
+  CHECK(through(ping).value() == Message{5, Ping{9}});  // and it goes on decoding after refusals
+}
