@@ -748,14 +748,13 @@ awaitable<void> PeerNetwork::Impl::run_inbound(std::shared_ptr<Session> session)
 awaitable<void> PeerNetwork::Impl::dial_loop(OrgId org) {
   auto& slot = peers_.at(org);
   uint32_t backoff = config_.limits.backoff_initial_ms;
-  // The smaller org is the preferred dialler: while only the peer's connection exists it still
-  // dials, so both ends end up on the connection the duplicate rule keeps.
-  const bool preferred_dialler = config_.org < org;
-  const auto satisfied = [&] {
-    return slot.session && (!preferred_dialler || slot.session->direction() == Direction::kOutbound);
-  };
+  // Any working connection will do, whoever dialled it. When both ends dial at once, each
+  // sees both connections and the duplicate rule (attach()) keeps the same one at both ends.
+  // The smaller org used to dial again while only the peer's connection existed, to end on
+  // its own: that replaced a working connection under the first sync of every session the
+  // peer had dialled, and failed the requests in flight on it.
   while (!stopping_) {
-    if (satisfied()) {
+    if (slot.session) {
       slot.wake->expires_at(kNever);
       co_await slot.wake->async_wait(kTuple);
       continue;

@@ -9,6 +9,15 @@ using namespace jisr;
 using namespace jisr::net;
 using namespace jisr::net::testing;
 
+namespace {
+// Both ends connected, each on the other's end of one connection.
+bool on_one_connection(TestNode& x, const std::string& x_peer, TestNode& y, const std::string& y_peer) {
+  const auto px = x.peer(x_peer);
+  const auto py = y.peer(y_peer);
+  return px.state == PeerState::kConnected && py.state == PeerState::kConnected && px.direction != py.direction;
+}
+}  // namespace
+
 TEST_CASE("two nodes connect, exchange a request and report status", "[net][session]") {
   const auto mpfp = make_org("mpfp");
   const auto iimp = make_org("iimp");
@@ -21,12 +30,9 @@ TEST_CASE("two nodes connect, exchange a request and report status", "[net][sess
   b.point_to(a);
   REQUIRE(eventually([&] { return a.state("iimp") == PeerState::kConnected && b.state("mpfp") == PeerState::kConnected; }));
 
-  // Duplicate connections resolve to the one dialled by the smaller org (iimp < mpfp); both
-  // ends must agree before requests are tested, or a request may ride the connection that loses.
-  REQUIRE(eventually([&] {
-    return b.peer("mpfp").direction == Direction::kOutbound && a.peer("iimp").direction == Direction::kInbound &&
-           a.state("iimp") == PeerState::kConnected && b.state("mpfp") == PeerState::kConnected;
-  }));
+  // When both dial at once, duplicates resolve to one connection; both ends must agree on it
+  // before requests are tested, or a request may ride the connection that loses.
+  REQUIRE(eventually([&] { return on_one_connection(a, "iimp", b, "mpfp"); }));
   const auto st = a.peer("iimp");
   CHECK(st.protocol_version == protocol::kProtocolVersion);
   REQUIRE(st.cert_not_after);
@@ -138,10 +144,39 @@ TEST_CASE("three nodes all connect to each other", "[net][session]") {
     return true;
   };
   REQUIRE(eventually([&] { return all_connected(a) && all_connected(b) && all_connected(c); }));
-  // c only accepts from a and b (both smaller), a only dials.
+  // Each pair ends on one connection, the same at both ends.
   REQUIRE(eventually([&] {
-    return c.peer("org-a").direction == Direction::kInbound && a.peer("org-c").direction == Direction::kOutbound;
+    return on_one_connection(a, "org-b", b, "org-a") && on_one_connection(a, "org-c", c, "org-a") &&
+           on_one_connection(b, "org-c", c, "org-b");
   }));
+}
+
+TEST_CASE("a connection the peer dialled is kept: the smaller org does not dial again to replace it",
+          "[net][session]") {
+  const auto mpfp = make_org("mpfp");
+  const auto iimp = make_org("iimp");  // the smaller org: it wins when both dial at once
+  IoThread io;
+  TestNode a(io, mpfp, {&iimp});
+  TestNode b(io, iimp, {&mpfp});
+  a.start();
+  b.start();
+  a.point_to(b);  // only mpfp knows where to dial
+  REQUIRE(eventually([&] { return a.state("iimp") == PeerState::kConnected && b.state("mpfp") == PeerState::kConnected; }));
+  CHECK(a.peer("iimp").direction == Direction::kOutbound);
+  b.point_to(a);  // now iimp could dial too
+  // Requests for longer than the fixture's longest backoff (400 ms): each rides the session
+  // mpfp dialled, which nothing replaces.
+  const auto until = std::chrono::steady_clock::now() + 1500ms;
+  int answered = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    auto reply = io.co_run(a.network->request(OrgId("iimp"), protocol::Message{0, protocol::Ping{1}}, 2000ms));
+    if (reply) ++answered;
+  }
+  CHECK(answered > 0);
+  CHECK(a.peer("iimp").sessions_established == 1);
+  CHECK(b.peer("mpfp").sessions_established == 1);
+  CHECK(a.peer("iimp").direction == Direction::kOutbound);
+  CHECK(b.peer("mpfp").direction == Direction::kInbound);
 }
 
 TEST_CASE("no common protocol version is reported by both nodes", "[net][session]") {
