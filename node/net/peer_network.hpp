@@ -4,9 +4,10 @@
 // resolves duplicate connections to one per peer, and offers request/response to the layers
 // above.
 //
-// Duplicate rule: when two sessions exist between the same pair, both nodes keep the one
-// dialled by the lexicographically smaller org (a newer one replaces an older one dialled by
-// the same side), so both ends converge without talking about it.
+// Duplicate rule: when two sessions exist between the same pair (both dialled at once), both
+// nodes keep the one dialled by the lexicographically smaller org (a newer one replaces an
+// older one dialled by the same side), so both ends converge without talking about it. A node
+// with a working session does not dial: the first connection up stays, whoever dialled it.
 //
 // Threading model: everything runs on ONE io_context thread; PeerNetwork and its sessions are
 // not synchronised. Call every method from that thread (from coroutines spawned on it, or
