@@ -394,9 +394,7 @@ Result<uint64_t> Outbox::pending(const OrgId& peer, const std::string& policy_ve
   JISR_TRY(auto txn, env_.read());
   JISR_TRY(auto state, load_outbox_state(txn, peer));
   const uint64_t acked = state.policy_version == policy_version ? state.acked_seq : 0;
-  uint64_t n = 0;
-  JISR_TRY(records_.changes_since(txn, acked, [&](const store::Change&) { return ++n, true; }));
-  return n;
+  return records_.count_changes_since(txn, acked);
 }
 
 }  // namespace jisr::exchange

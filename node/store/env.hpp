@@ -55,6 +55,9 @@ class TxnView {
   std::optional<std::pair<std::string_view, std::string_view>> last(Table table) const;
   // Number of entries.
   uint64_t count(Table table) const;
+  // Number of keys >= from, and of keys < from: a cursor walk over one side, no values read.
+  Result<uint64_t> count_from(Table table, std::string_view from) const;
+  Result<uint64_t> count_before(Table table, std::string_view from) const;
 
  protected:
   TxnView(Env* env, MDB_txn* txn) : env_(env), txn_(txn) {}

@@ -201,4 +201,26 @@ Result<void> RecordStore::changes_since(const TxnView& txn, uint64_t after,
   return inner;
 }
 
+Result<uint64_t> RecordStore::count_changes_since(const TxnView& txn, uint64_t after) const {
+  const uint64_t total = txn.count(Table::kChanges);
+  const auto last = txn.last(Table::kChanges);
+  if (total == 0 || !last) return uint64_t{0};
+  const auto last_seq = parse_be64_key(last->first);
+  std::optional<uint64_t> first_seq;
+  JISR_TRY(txn.scan(Table::kChanges, {}, [&](std::string_view key, std::string_view) {
+    first_seq = parse_be64_key(key);
+    return false;
+  }));
+  if (!first_seq || !last_seq) return make_error(Errc::kInternal, "corrupt change key", "changes");
+  if (after < *first_seq) return total;
+  if (after >= *last_seq) return uint64_t{0};
+  const std::string from = be64_key(after + 1);
+  // Sequence numbers spread over the log: the side with fewer of them is likely the shorter walk.
+  if (after - *first_seq < *last_seq - after) {
+    JISR_TRY(const uint64_t before, txn.count_before(Table::kChanges, from));
+    return total - before;
+  }
+  return txn.count_from(Table::kChanges, from);
+}
+
 }  // namespace jisr::store

@@ -90,6 +90,10 @@ class RecordStore {
   // Calls fn for each change with seq > after, in order, until fn returns false.
   Result<void> changes_since(const TxnView& txn, uint64_t after,
                              const std::function<bool(const Change&)>& fn) const;
+  // How many changes have seq > after (what changes_since would call fn for), counted from
+  // whichever end of the change log is nearer: `jisr status` asks while a sync runs, on the io
+  // thread, and the store may hold a million records.
+  Result<uint64_t> count_changes_since(const TxnView& txn, uint64_t after) const;
 
  private:
   Env& env_;

@@ -295,3 +295,42 @@ TEST_CASE("put_encoded stores what put stores, for new, unchanged, changed and d
   CHECK(rs.count(txn.value()) == 2);
   CHECK(rs.last_seq(txn.value()) == 5);
 }
+
+TEST_CASE("the changes after a point are counted as changes_since would list them", "[store]") {
+  testing::TempDir dir;
+  auto env = Env::open(dir.path()).value();
+  RecordStore rs(*env);
+  const auto listed = [&](uint64_t after) {
+    auto txn = env->read().value();
+    uint64_t n = 0;
+    REQUIRE(rs.changes_since(txn, after, [&](const Change&) { return ++n, true; }));
+    return n;
+  };
+  const auto counted = [&](uint64_t after) {
+    auto txn = env->read().value();
+    return rs.count_changes_since(txn, after).value();
+  };
+  CHECK(counted(0) == 0);  // an empty log
+  // 60 records, then every third changed again: the log has gaps where changes moved on.
+  REQUIRE(env->write([&](WriteTxn& t) -> Result<void> {
+    for (int i = 0; i < 60; ++i) {
+      JISR_TRY(rs.put(t, RecordId(fmt::format("r{}", i)), fields({{"given_name", "x"}})));
+    }
+    for (int i = 0; i < 60; i += 3) {
+      JISR_TRY(rs.put(t, RecordId(fmt::format("r{}", i)), fields({{"given_name", "y"}})));
+    }
+    return ok();
+  }));
+  uint64_t last = 0;
+  {
+    auto txn = env->read().value();
+    last = rs.last_seq(txn);
+  }
+  REQUIRE(last == 80);
+  for (uint64_t after = 0; after <= last + 2; ++after) {
+    INFO("after " << after);
+    CHECK(counted(after) == listed(after));  // from either end of the log
+  }
+  CHECK(counted(0) == 60);
+  CHECK(counted(last) == 0);
+}
