@@ -3,7 +3,7 @@
 // rules and store -> signed receipt -> sender's commit and audit. Printed beside the raw LMDB
 // write rate of the same records measured in the same run, with the peak RSS of each node.
 // A program, not a test: it asserts nothing.
-//   sync_bench [RECORDS] [JISR_BINARY]   (defaults: 100000, $JISR_BIN or ./node/app/jisr)
+//   sync_bench [RECORDS] [JISR_BINARY] [RUNS]   (defaults: 100000, $JISR_BIN or ./node/app/jisr, 3)
 #include <fmt/format.h>
 #include <lmdb.h>
 #include <nlohmann/json.hpp>
@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,16 +74,18 @@ double raw_lmdb_rate(const fs::path& dir, size_t rows, size_t batch) {
   return static_cast<double>(rows) / secs;
 }
 
-}  // namespace
+// One sync on fresh nodes: import, start both nodes, sync, and the rates seen.
+struct SyncRun {
+  size_t shared = 0;       // records consented and shared
+  double import_secs = 0;
+  double sync_secs = 0;    // from starting the nodes to the last receipt
+  double waited_secs = 0;  // until `sync --wait` returned
+  double connect_secs = 0;
+  long rss_platform_kib = 0;
+  long rss_institution_kib = 0;
+};
 
-int main(int argc, char** argv) {
-  const size_t rows = argc > 1 ? std::stoul(argv[1]) : 100000;
-  const std::string jisr_bin =
-      argc > 2 ? argv[2] : (std::getenv("JISR_BIN") ? std::getenv("JISR_BIN") : "./node/app/jisr");
-  if (!fs::exists(jisr_bin)) {
-    std::fprintf(stderr, "usage: sync_bench [RECORDS] [JISR_BINARY] (no jisr at %s)\n", jisr_bin.c_str());
-    return 2;
-  }
+std::optional<SyncRun> run_once(const std::string& jisr_bin, size_t rows) {
   jisr::bench::NodePair nodes(jisr_bin, "sync-bench");
   const auto& tmp = nodes.dir();
   const auto p = nodes.home("mpfp").string(), i = nodes.home("iimp").string();
@@ -90,10 +93,10 @@ int main(int argc, char** argv) {
   nodes.must({"policy", "apply", "--dir", p, (source_dir / "policies/examples/mpfp-to-iimp.yaml").string()});
   nodes.must({"policy", "apply", "--dir", i, (source_dir / "policies/examples/iimp-to-mpfp.yaml").string()});
   const auto csv = jisr::bench::generate_reports_csv(rows, tmp / "reports.csv");
-
+  SyncRun run;
   const auto t_import = Clock::now();
   nodes.must({"import", "--dir", p, "--mapping", (source_dir / "deploy/demo/platform-reports.mapping.yaml").string(), csv});
-  const double import_secs = seconds_since(t_import);
+  run.import_secs = seconds_since(t_import);
 
   // The clock starts with the nodes: a node sends as soon as its peer is connected, before
   // anyone could ask it to, so timing from `sync --wait` would miss the first batches. The
@@ -103,15 +106,15 @@ int main(int argc, char** argv) {
                                std::chrono::system_clock::now().time_since_epoch()).count();
   if (!nodes.serve("mpfp", "iimp")) {
     std::fprintf(stderr, "the nodes did not connect; see %s\n", tmp.c_str());
-    return 1;
+    return std::nullopt;
   }
-  const double connect_secs = seconds_since(t_sync);
+  run.connect_secs = seconds_since(t_sync);
   const int sync_rc = nodes.run({"sync", "--dir", p, "--wait", "--timeout", "3600"});
-  const double waited_secs = seconds_since(t_sync);
+  run.waited_secs = seconds_since(t_sync);
   // The sync ends when the receiver signs its last receipt (everything durable there); the
   // sender's status holds that receipt's time. `sync --wait` returns later by the harness's
   // own costs: polling for the connection every 50 ms and starting the jisr processes.
-  double sync_secs = waited_secs;
+  run.sync_secs = run.waited_secs;
   {
     const auto status = nlohmann::json::parse(nodes.output({"status", "--dir", p, "--json"}), nullptr, false);
     int64_t last_ms = 0;
@@ -122,40 +125,87 @@ int main(int argc, char** argv) {
         }
       }
     }
-    if (last_ms > start_ms) sync_secs = static_cast<double>(last_ms - start_ms) / 1000.0;
+    if (last_ms > start_ms) run.sync_secs = static_cast<double>(last_ms - start_ms) / 1000.0;
   }
-  const long rss_p = nodes.peak_rss_kib(0);
-  const long rss_i = nodes.peak_rss_kib(1);
+  run.rss_platform_kib = nodes.peak_rss_kib(0);
+  run.rss_institution_kib = nodes.peak_rss_kib(1);
   nodes.stop();
   if (sync_rc != 0) {
     std::fprintf(stderr, "sync failed; see %s\n", (tmp / "steps.log").c_str());
-    return 1;
+    return std::nullopt;
   }
   // How many were shared (consented): count the lines of the receiver's export.
   nodes.run({"received", "--dir", i, "--format", "jsonl", "--out", (tmp / "received.jsonl").string()});
-  size_t shared = 0;
-  {
-    std::ifstream in(tmp / "received.jsonl");
-    std::string line;
-    while (std::getline(in, line)) ++shared;
+  std::ifstream in(tmp / "received.jsonl");
+  std::string line;
+  while (std::getline(in, line)) ++run.shared;
+  return run;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const size_t rows = argc > 1 ? std::stoul(argv[1]) : 100000;
+  const std::string jisr_bin =
+      argc > 2 ? argv[2] : (std::getenv("JISR_BIN") ? std::getenv("JISR_BIN") : "./node/app/jisr");
+  const int runs = argc > 3 ? std::max(1, std::stoi(argv[3])) : 3;
+  if (!fs::exists(jisr_bin)) {
+    std::fprintf(stderr, "usage: sync_bench [RECORDS] [JISR_BINARY] [RUNS] (no jisr at %s)\n", jisr_bin.c_str());
+    return 2;
   }
-  // The raw loop takes a few tens of milliseconds, so one run swings with the disk and the
-  // page cache (0.9-1.4M records/s seen on one machine): the median of five fresh runs.
-  std::vector<double> raws;
-  for (int k = 0; k < 5; ++k) raws.push_back(raw_lmdb_rate(tmp / fmt::format("raw{}", k), shared, 2000));
-  std::sort(raws.begin(), raws.end());
-  const double raw = raws[raws.size() / 2];
-  const double sync_rate = static_cast<double>(shared) / sync_secs;
-  const double e2e_rate = static_cast<double>(rows) / (import_secs + sync_secs);
-  std::printf("sync_bench: %zu reports imported, %zu consented and shared (batches of the default size)\n", rows, shared);
-  std::printf("  import                          %9.0f rows/s     (%.2f s)\n", rows / import_secs, import_secs);
-  std::printf("  sync (policy, TLS, store, receipt) %7.0f records/s  (%.2f s from starting the nodes to the last receipt)\n",
-              sync_rate, sync_secs);
-  std::printf("  as the harness saw it             %7.0f records/s  (%.2f s until `sync --wait` returned; nodes seen connected after %.2f s)\n",
-              static_cast<double>(shared) / waited_secs, waited_secs, connect_secs);
-  std::printf("  end to end (import + sync)      %9.0f records/s  (%.2f s)\n", e2e_rate, import_secs + sync_secs);
-  std::printf("  raw LMDB write, same records    %9.0f records/s  [baseline, same batches, same fsync; median of 5 runs, %.0f-%.0f]\n",
-              raw, raws.front(), raws.back());
+  // This machine is shared and its disk's speed swings from minute to minute: each run syncs
+  // on fresh nodes and is followed by raw writes of the same records, and the figures are the
+  // medians, so a sync and its baseline see the same conditions.
+  std::vector<SyncRun> done;
+  std::vector<double> sync_rates, import_rates, raws;
+  const auto raw_dir = fs::temp_directory_path() / fmt::format("jisr-sync-bench-raw-{}", ::getpid());
+  for (int r = 0; r < runs; ++r) {
+    auto run = run_once(jisr_bin, rows);
+    if (!run) return 1;
+    // The raw loop takes a few tens of milliseconds: several fresh runs per sync.
+    std::vector<double> run_raws;
+    for (int k = 0; k < 3; ++k) {
+      fs::remove_all(raw_dir);
+      run_raws.push_back(raw_lmdb_rate(raw_dir, run->shared, 2000));
+    }
+    fs::remove_all(raw_dir);
+    const double rate = static_cast<double>(run->shared) / run->sync_secs;
+    std::printf("  run %d: sync %7.0f records/s (%.3f s from starting the nodes to the last receipt), raw %8.0f records/s: %.1f %%\n",
+                r + 1, rate, run->sync_secs, median(run_raws), 100.0 * rate / median(run_raws));
+    sync_rates.push_back(rate);
+    import_rates.push_back(static_cast<double>(rows) / run->import_secs);
+    raws.insert(raws.end(), run_raws.begin(), run_raws.end());
+    done.push_back(*run);
+  }
+  const SyncRun& first = done.front();
+  const double sync_rate = median(sync_rates);
+  const double raw = median(raws);
+  long rss_p = 0, rss_i = 0;
+  double waited = 0, connect = 0;
+  for (const auto& r : done) {
+    rss_p = std::max(rss_p, r.rss_platform_kib);
+    rss_i = std::max(rss_i, r.rss_institution_kib);
+    waited += r.waited_secs / static_cast<double>(done.size());
+    connect += r.connect_secs / static_cast<double>(done.size());
+  }
+  const double import_rate = median(import_rates);
+  const double e2e_rate = 1.0 / (1.0 / import_rate + static_cast<double>(first.shared) / static_cast<double>(rows) / sync_rate);
+  std::printf("sync_bench: %zu reports imported, %zu consented and shared (batches of the default size); medians of %d runs on fresh nodes\n",
+              rows, first.shared, runs);
+  std::printf("  import                          %9.0f rows/s\n", import_rate);
+  std::printf("  sync (policy, TLS, store, receipt) %7.0f records/s  (from starting the nodes to the last receipt; %.0f-%.0f)\n",
+              sync_rate, *std::min_element(sync_rates.begin(), sync_rates.end()),
+              *std::max_element(sync_rates.begin(), sync_rates.end()));
+  std::printf("  as the harness saw it             %7.0f records/s  (mean %.2f s until `sync --wait` returned; nodes seen connected after %.2f s)\n",
+              static_cast<double>(first.shared) / waited, waited, connect);
+  std::printf("  end to end (import + sync)      %9.0f reports/s\n", e2e_rate);
+  std::printf("  raw LMDB write, same records    %9.0f records/s  [baseline, same batches, same fsync; median of %zu runs, %.0f-%.0f]\n",
+              raw, raws.size(), *std::min_element(raws.begin(), raws.end()), *std::max_element(raws.begin(), raws.end()));
   std::printf("  sync / raw                      %9.1f %%\n", 100.0 * sync_rate / raw);
   std::printf("  peak RSS: platform node %.1f MiB, institution node %.1f MiB\n", rss_p / 1024.0, rss_i / 1024.0);
   return 0;
