@@ -51,27 +51,8 @@ void SyncService::set_peer_key(const OrgId& peer, const PeerPublicKey& key) { pe
 
 void SyncService::start() {
   *running_ = true;
-  warm_start();
   asio::co_spawn(io_, poll_loop(), asio::detached);
   asio::co_spawn(io_, purge_loop(), asio::detached);
-}
-
-void SyncService::warm_start() {
-  // While the node connects (a TLS handshake away at best), the planner would sit idle: plan
-  // the first steps now. Nothing is prepared or sent until a sync takes them over.
-  const auto set = policies_.current();
-  for (const auto& [org, entry] : set->entries()) {
-    const auto& agreement = entry.agreement;
-    if (!agreement->in_force(clock_.now())) continue;
-    auto pending = outbox_.pending(org, agreement->version());
-    if (!pending || pending.value() == 0) continue;
-    // No step is in flight before the first sync: fold what a previous run left, as a sync
-    // does before its first plan, so the plans count what the peer may hold.
-    if (auto recovered = outbox_.recover_interrupted(org); !recovered) continue;
-    WarmStart warm{agreement, std::make_shared<PlanChain>(), {}, std::chrono::steady_clock::now()};
-    for (size_t i = 0; i < kStepsPlannedAhead; ++i) warm.ahead.push_back(plan_on_planner(agreement, warm.chain));
-    warm_.insert_or_assign(org, std::move(warm));
-  }
 }
 
 void SyncService::stop() { *running_ = false; }
@@ -289,17 +270,7 @@ asio::awaitable<Result<SyncOutcome>> SyncService::run_sync(const OrgId& peer) {
   // The next steps, being planned on the planner thread, oldest first, while this thread
   // commits and sends.
   std::deque<std::shared_ptr<PlannedStep>> ahead;
-  auto chain = std::make_shared<PlanChain>();
-  // The steps planned at start, when they were planned under this agreement and lately.
-  if (const auto warm = warm_.find(peer); warm != warm_.end()) {
-    if (warm->second.agreement == agreement &&
-        std::chrono::steady_clock::now() - warm->second.planned_at < kWarmStartFor) {
-      chain = warm->second.chain;
-      ahead = std::move(warm->second.ahead);
-      planned = ahead.size();
-    }
-    warm_.erase(warm);
-  }
+  const auto chain = std::make_shared<PlanChain>();
   const auto plan_ahead = [&] {
     while (!all_planned && ahead.size() < kStepsPlannedAhead && planned < kMaxStepsPerSync) {
       ahead.push_back(plan_on_planner(agreement, chain));
@@ -396,11 +367,6 @@ asio::awaitable<void> SyncService::poll_loop() {
     timer.expires_after(options_.poll_interval);
     co_await timer.async_wait(asio::use_awaitable);
     if (!*alive) break;
-    // Steps planned at start for a peer that has not connected since are dropped (their
-    // memory with them); its first sync plans afresh.
-    std::erase_if(warm_, [](const auto& w) {
-      return std::chrono::steady_clock::now() - w.second.planned_at >= kWarmStartFor;
-    });
     const auto set = policies_.current();
     for (const auto& [org, entry] : set->entries()) {
       auto& state = peers_[org];

@@ -20,7 +20,6 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -50,9 +49,6 @@ inline constexpr size_t kStepsInFlight = 4;
 // Steps planned ahead of the one sent next: planning (policy, projection, digests) runs on its
 // own thread while this one commits, and a commit never waits for a plan it could have had.
 inline constexpr size_t kStepsPlannedAhead = 2;
-// Steps planned at start are used by a sync that begins within this long (the peer connected
-// at once, as when both nodes restart); later, they are dropped and planned afresh.
-inline constexpr std::chrono::seconds kWarmStartFor{5};
 
 struct SyncOptions {
   std::chrono::milliseconds poll_interval{1000};          // how often pending work is looked for
@@ -81,8 +77,7 @@ class SyncService {
   // The peer's Ed25519 key that its receipts must verify with (from its certificate).
   void set_peer_key(const OrgId& peer, const PeerPublicKey& key);
 
-  // Starts the poll and purge loops, and plans the first steps for every peer with changes
-  // pending, so that they are ready when the peer connects (kept for kWarmStartFor).
+  // Starts the poll and purge loops.
   void start();
   void stop();
 
@@ -113,14 +108,6 @@ class SyncService {
   struct PlanChain;
   std::shared_ptr<PlannedStep> plan_on_planner(std::shared_ptr<const policies::CompiledAgreement> agreement,
                                                std::shared_ptr<PlanChain> chain);
-  // Steps planned at start, before the peer connected, for its first sync to take over.
-  struct WarmStart {
-    std::shared_ptr<const policies::CompiledAgreement> agreement;  // what they were planned under
-    std::shared_ptr<PlanChain> chain;
-    std::deque<std::shared_ptr<PlannedStep>> ahead;
-    std::chrono::steady_clock::time_point planned_at;
-  };
-  void warm_start();
   boost::asio::awaitable<Result<SyncOutcome>> run_sync(const OrgId& peer);
   // Queues the step's withdrawal, then its batch, on the peer's session now (in that order)
   // and returns what completes when both answers are in. The batch's records move to the wire:
@@ -144,7 +131,6 @@ class SyncService {
   SyncOptions options_;
   std::map<OrgId, PeerPublicKey> peer_keys_;
   std::map<OrgId, PeerSync> peers_;
-  std::map<OrgId, WarmStart> warm_;
   std::shared_ptr<bool> running_;
   // One thread that plans the next step of a sync (reads only) while the io thread commits
   // and sends the ones before it. Joined by the destructor before the Outbox can go away.
