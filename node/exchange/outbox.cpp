@@ -90,6 +90,9 @@ Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement,
   const auto in_flight = [&](std::string_view id) {
     return uncommitted ? uncommitted->contains(id) : !marked.empty() && marked.contains(id);
   };
+  // Both looked up for every change, in change order: often the order of their keys.
+  store::TableLookup sent_lookup(txn, store::Table::kSentState);
+  store::TableLookup record_lookup(txn, store::Table::kRecords);
   // Reused for every change: the plan allocates per record only what it sends.
   std::vector<FieldView> stored;          // the record's fields, views into the transaction
   policies::Projection projection;        // what of them leaves
@@ -108,7 +111,7 @@ Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement,
       return false;
     }
     ++examined;
-    auto sent = load_sent_state(txn, peer, c.id);
+    auto sent = load_sent_state(sent_lookup, peer, c.id);
     if (!sent) {
       inner = sent.error();
       return false;
@@ -120,7 +123,7 @@ Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement,
       plan.to_seq = c.seq;
       return true;
     }
-    auto rec = records_.get_encoded(txn, c.id.str());
+    auto rec = records_.get_encoded(record_lookup, c.id.str());
     if (!rec || !rec.value()) {
       inner = rec ? make_error(Errc::kInternal, "change names a missing record", c.id.str()) : rec.error();
       return false;

@@ -86,7 +86,13 @@ Result<void> save_outbox_state(store::WriteTxn& txn, const OrgId& peer, const Ou
 
 Result<std::optional<SentState>> load_sent_state(const store::TxnView& txn, const OrgId& peer,
                                                  const RecordId& id) {
-  auto v = txn.get(store::Table::kSentState, peer_key(peer, id.str()));
+  store::TableLookup sent(txn, store::Table::kSentState);
+  return load_sent_state(sent, peer, id);
+}
+
+Result<std::optional<SentState>> load_sent_state(store::TableLookup& sent, const OrgId& peer,
+                                                 const RecordId& id) {
+  auto v = sent.get(peer_key(peer, id.str()));
   if (!v) return std::optional<SentState>();
   ByteReader r(*v);
   auto fmt = r.u8();

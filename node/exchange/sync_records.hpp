@@ -99,6 +99,9 @@ Result<OutboxState> load_outbox_state(const store::TxnView& txn, const OrgId& pe
 Result<void> save_outbox_state(store::WriteTxn& txn, const OrgId& peer, const OutboxState& state);
 Result<std::optional<SentState>> load_sent_state(const store::TxnView& txn, const OrgId& peer,
                                                  const RecordId& id);
+// The same through a lookup of the sent-state table (kept across many ids asked in order).
+Result<std::optional<SentState>> load_sent_state(store::TableLookup& sent, const OrgId& peer,
+                                                 const RecordId& id);
 Result<void> save_sent_state(store::WriteTxn& txn, const OrgId& peer, const RecordId& id,
                              const SentState& state);
 // save_sent_state() for the many records of one peer that a commit writes, through one key

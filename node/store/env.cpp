@@ -35,6 +35,22 @@ std::optional<std::string_view> TxnView::get(Table table, std::string_view key) 
   return from_val(v);
 }
 
+TableLookup::TableLookup(const TxnView& txn, Table table) : txn_(txn), table_(table) {
+  if (mdb_cursor_open(txn.txn_, txn.dbi(table), &cursor_) != 0) cursor_ = nullptr;
+}
+
+TableLookup::~TableLookup() {
+  if (cursor_) mdb_cursor_close(cursor_);
+}
+
+std::optional<std::string_view> TableLookup::get(std::string_view key) {
+  if (!cursor_) return txn_.get(table_, key);
+  MDB_val k = to_val(key);
+  MDB_val v;
+  if (mdb_cursor_get(cursor_, &k, &v, MDB_SET_KEY) != 0) return std::nullopt;  // as get()
+  return from_val(v);
+}
+
 Result<void> TxnView::scan(Table table, std::string_view from,
                            const std::function<bool(std::string_view, std::string_view)>& fn) const {
   MDB_cursor* cursor = nullptr;

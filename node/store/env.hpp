@@ -65,9 +65,28 @@ class TxnView {
       : env_(std::exchange(other.env_, nullptr)), txn_(std::exchange(other.txn_, nullptr)) {}
   ~TxnView() = default;
   unsigned dbi(Table table) const;
+  friend class TableLookup;
 
   Env* env_;
   MDB_txn* txn_;
+};
+
+// Point lookups in one table of a transaction through one cursor. Keys asked in ascending
+// order (a change log walked in the order records were imported) are often on the leaf page
+// the cursor is on, where LMDB finds them without descending from the root as get() does.
+// Views valid like get()'s. Thread-safety: the transaction's (one thread).
+class TableLookup {
+ public:
+  TableLookup(const TxnView& txn, Table table);
+  ~TableLookup();
+  TableLookup(const TableLookup&) = delete;
+  TableLookup& operator=(const TableLookup&) = delete;
+  std::optional<std::string_view> get(std::string_view key);
+
+ private:
+  const TxnView& txn_;
+  Table table_;
+  MDB_cursor* cursor_ = nullptr;  // null when it could not be opened: get() falls back
 };
 
 class ReadTxn : public TxnView {

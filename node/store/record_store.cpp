@@ -150,7 +150,13 @@ Result<std::optional<Record>> RecordStore::get(const TxnView& txn, const RecordI
 
 Result<std::optional<EncodedRecord>> RecordStore::get_encoded(const TxnView& txn,
                                                               std::string_view id) const {
-  auto value = txn.get(Table::kRecords, id);
+  TableLookup records(txn, Table::kRecords);
+  return get_encoded(records, id);
+}
+
+Result<std::optional<EncodedRecord>> RecordStore::get_encoded(TableLookup& records,
+                                                              std::string_view id) const {
+  auto value = records.get(id);
   if (!value) return std::optional<EncodedRecord>();
   JISR_TRY(auto stored, decode_stored(*value));
   if (stored.deleted) return std::optional<EncodedRecord>();

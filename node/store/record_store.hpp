@@ -81,6 +81,8 @@ class RecordStore {
   Result<std::optional<Record>> get(const TxnView& txn, const RecordId& id) const;
   // The same without decoding or copying the fields (for loops over many records).
   Result<std::optional<EncodedRecord>> get_encoded(const TxnView& txn, std::string_view id) const;
+  // The same through a lookup of the records table (kept across many ids asked in order).
+  Result<std::optional<EncodedRecord>> get_encoded(TableLookup& records, std::string_view id) const;
   // Calls fn for every live record in id order until it returns false.
   Result<void> for_each(const TxnView& txn, const std::function<bool(const Record&)>& fn) const;
   // Number of live records.

@@ -1,7 +1,9 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
+#include <random>
 #include <vector>
 
 #include "node/core/bytes.hpp"
@@ -333,4 +335,36 @@ TEST_CASE("the changes after a point are counted as changes_since would list the
   }
   CHECK(counted(0) == 60);
   CHECK(counted(last) == 0);
+}
+
+TEST_CASE("a table lookup finds what get() finds, in any order of keys", "[store]") {
+  testing::TempDir dir;
+  auto env = Env::open(dir.path()).value();
+  // Enough keys for several leaf pages, with gaps (odd numbers are absent).
+  REQUIRE(env->write([&](WriteTxn& t) -> Result<void> {
+    for (int i = 0; i < 3000; i += 2) {
+      JISR_TRY(t.put(Table::kMeta, fmt::format("k{:05}", i), fmt::format("v{}", i)));
+    }
+    return ok();
+  }));
+  auto txn = env->read().value();
+  std::vector<int> ascending(3100);
+  for (int i = 0; i < 3100; ++i) ascending[i] = i;
+  std::vector<int> descending(ascending.rbegin(), ascending.rend());
+  std::vector<int> shuffled = ascending;
+  std::mt19937 rng(7);
+  std::shuffle(shuffled.begin(), shuffled.end(), rng);
+  for (const auto* order : {&ascending, &descending, &shuffled}) {
+    TableLookup lookup(txn, Table::kMeta);
+    for (int i : *order) {
+      const std::string key = fmt::format("k{:05}", i);
+      INFO(key);
+      const auto got = lookup.get(key);
+      CHECK(got == txn.get(Table::kMeta, key));
+      CHECK(got.has_value() == (i % 2 == 0 && i < 3000));
+    }
+    CHECK_FALSE(lookup.get("a"));  // before every key
+    CHECK_FALSE(lookup.get("z"));  // after every key
+    CHECK(lookup.get("k00000") == "v0");
+  }
 }
