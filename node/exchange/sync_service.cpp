@@ -40,11 +40,13 @@ SyncService::SyncService(asio::io_context& io, net::PeerNetwork& network,
       self_(std::move(self)),
       options_(options),
       running_(std::make_shared<bool>(false)),
-      planner_(std::make_unique<asio::thread_pool>(1)) {}
+      planner_(std::make_unique<asio::thread_pool>(1)),
+      storer_(std::make_unique<asio::thread_pool>(1)) {}
 
 SyncService::~SyncService() {
   *running_ = false;
   planner_->join();
+  storer_->join();
 }
 
 void SyncService::set_peer_key(const OrgId& peer, const PeerPublicKey& key) { peer_keys_[peer] = key; }
@@ -72,6 +74,32 @@ void SyncService::on_peer_connected(const net::PeerIdentity& peer) {
       asio::detached);
 }
 
+template <class T, class F>
+asio::awaitable<T> SyncService::on_storer(F f) {
+  struct Job {
+    explicit Job(asio::io_context& io) : done(io, std::chrono::steady_clock::time_point::max()) {}
+    asio::steady_timer done;  // cancelled on the io thread when the result is in
+    std::optional<T> result;
+  };
+  auto job = std::make_shared<Job>(io_);
+  asio::post(*storer_, [this, job, f = std::move(f)]() mutable {
+    T result = make_error(Errc::kInternal, "storing failed");
+    try {
+      result = f();
+    } catch (const std::exception& e) {  // a bug; the peer gets an error instead of the thread dying
+      result = make_error(Errc::kInternal, fmt::format("storing failed: {}", e.what()));
+    }
+    asio::post(io_, [job, result = std::move(result)]() mutable {
+      job->result = std::move(result);
+      job->done.cancel();
+    });
+  });
+  if (!job->result) {
+    [[maybe_unused]] auto [ec] = co_await job->done.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  co_return std::move(*job->result);
+}
+
 asio::awaitable<std::optional<protocol::Message>> SyncService::handle(const net::PeerIdentity& peer,
                                                                       const protocol::Message& message) {
   const auto set = policies_.current();
@@ -83,7 +111,9 @@ asio::awaitable<std::optional<protocol::Message>> SyncService::handle(const net:
     return protocol::error_message(code, e.what, message.request_id);
   };
   if (const auto* batch = message.get<protocol::RecordBatch>()) {
-    auto receipt = inbox_.receive_batch(peer.org, *batch, agreement.get());
+    // The message and the agreement outlive the wait: this coroutine holds them.
+    auto receipt = co_await on_storer<Result<protocol::BatchReceipt>>(
+        [&] { return inbox_.receive_batch(peer.org, *batch, agreement.get()); });
     if (!receipt) {
       spdlog::warn("batch from {} refused: {}", peer.org.str(), receipt.error().what);
       co_return as_error(receipt.error());
@@ -93,7 +123,8 @@ asio::awaitable<std::optional<protocol::Message>> SyncService::handle(const net:
     co_return protocol::Message{message.request_id, std::move(receipt).value()};
   }
   if (const auto* withdrawal = message.get<protocol::Withdrawal>()) {
-    auto receipt = inbox_.receive_withdrawal(peer.org, *withdrawal);
+    auto receipt = co_await on_storer<Result<protocol::WithdrawalReceipt>>(
+        [&] { return inbox_.receive_withdrawal(peer.org, *withdrawal); });
     if (!receipt) co_return as_error(receipt.error());
     spdlog::info("withdrawal from {}: {} record(s) deleted", peer.org.str(), receipt.value().deleted);
     co_return protocol::Message{message.request_id, std::move(receipt).value()};

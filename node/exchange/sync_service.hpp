@@ -135,6 +135,13 @@ class SyncService {
   // One thread that plans the next step of a sync (reads only) while the io thread commits
   // and sends the ones before it. Joined by the destructor before the Outbox can go away.
   std::unique_ptr<boost::asio::thread_pool> planner_;
+  // One thread that stores what peers send (Inbox: checks, writes, the durable commit) while
+  // the io thread reads and decodes the next batch. One thread, so batches and withdrawals
+  // are applied in the order they arrived. Joined by the destructor, like the planner.
+  std::unique_ptr<boost::asio::thread_pool> storer_;
+  // Runs f on the storer thread and resumes on the io thread with its result.
+  template <class T, class F>
+  boost::asio::awaitable<T> on_storer(F f);
 };
 
 }  // namespace jisr::exchange
