@@ -11,6 +11,10 @@
 #pragma once
 
 #include <optional>
+#include <span>
+#include <vector>
+
+#include <optional>
 
 #include "node/audit/audit_log.hpp"
 #include "node/core/clock.hpp"
@@ -34,6 +38,16 @@ class Inbox {
   // from peer; kInvalidInput for a batch over the limits.
   Result<protocol::BatchReceipt> receive_batch(const OrgId& peer, const protocol::RecordBatch& batch,
                                                const policies::CompiledAgreement* agreement);
+  // A batch as it arrived: from whom, and the agreement in force with them then.
+  struct BatchDelivery {
+    OrgId peer;
+    const protocol::RecordBatch* batch = nullptr;
+    const policies::CompiledAgreement* agreement = nullptr;
+  };
+  // receive_batch() for batches that arrived one after another, in order, with one durable
+  // commit for all of them (a refused batch is refused alone): a receiver that falls behind
+  // catches up, the commit's fsyncs being most of what storing a batch costs. One result each.
+  std::vector<Result<protocol::BatchReceipt>> receive_batches(std::span<const BatchDelivery> batches);
   // Deletes the withdrawn records held from peer and returns the signed confirmation.
   Result<protocol::WithdrawalReceipt> receive_withdrawal(const OrgId& peer,
                                                          const protocol::Withdrawal& withdrawal);
@@ -41,6 +55,23 @@ class Inbox {
   Result<uint64_t> purge_expired();
 
  private:
+  struct BatchCounts {
+    uint32_t accepted = 0;
+    uint32_t rejected = 0;
+    uint32_t already = 0;
+  };
+  // The refusal of a whole batch, logged in a transaction of its own.
+  Error refuse_batch(const OrgId& peer, const protocol::RecordBatch& batch,
+                     const policies::CompiledAgreement* agreement, std::string_view digest, TimePoint now,
+                     Errc code, std::string why);
+  // The checks of a batch as a whole before any record: its refusal, or nullopt.
+  std::optional<Error> check_batch(const OrgId& peer, const protocol::RecordBatch& batch,
+                                   const policies::CompiledAgreement* agreement, std::string_view digest,
+                                   TimePoint now);
+  // Stores what the agreement accepts of a checked batch, with its audit entries, in txn.
+  Result<BatchCounts> store_batch(store::WriteTxn& txn, const BatchDelivery& in, std::string_view digest,
+                                  TimePoint now);
+
   store::Env& env_;
   const audit::AuditLog& audit_;
   const Clock& clock_;

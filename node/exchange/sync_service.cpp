@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <deque>
+#include <mutex>
+#include <type_traits>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -74,30 +76,80 @@ void SyncService::on_peer_connected(const net::PeerIdentity& peer) {
       asio::detached);
 }
 
-template <class T, class F>
-asio::awaitable<T> SyncService::on_storer(F f) {
-  struct Job {
-    explicit Job(asio::io_context& io) : done(io, std::chrono::steady_clock::time_point::max()) {}
-    asio::steady_timer done;  // cancelled on the io thread when the result is in
-    std::optional<T> result;
-  };
-  auto job = std::make_shared<Job>(io_);
-  asio::post(*storer_, [this, job, f = std::move(f)]() mutable {
-    T result = make_error(Errc::kInternal, "storing failed");
-    try {
-      result = f();
-    } catch (const std::exception& e) {  // a bug; the peer gets an error instead of the thread dying
-      result = make_error(Errc::kInternal, fmt::format("storing failed: {}", e.what()));
-    }
-    asio::post(io_, [job, result = std::move(result)]() mutable {
-      job->result = std::move(result);
-      job->done.cancel();
-    });
-  });
-  if (!job->result) {
-    [[maybe_unused]] auto [ec] = co_await job->done.async_wait(asio::as_tuple(asio::use_awaitable));
+// A batch or a withdrawal from a peer, handed to the storer in arrival order; its result comes
+// back on the io thread.
+struct SyncService::Delivery {
+  explicit Delivery(asio::io_context& io) : done(io, std::chrono::steady_clock::time_point::max()) {}
+  Inbox::BatchDelivery batch;                       // .batch set for a batch; .peer always
+  const protocol::Withdrawal* withdrawal = nullptr;  // set for a withdrawal
+  std::optional<Result<protocol::BatchReceipt>> batch_receipt;
+  std::optional<Result<protocol::WithdrawalReceipt>> withdrawal_receipt;
+  asio::steady_timer done;  // cancelled on the io thread when the result is in
+};
+
+asio::awaitable<void> SyncService::deliver(std::shared_ptr<Delivery> delivery) {
+  bool start = false;
+  {
+    std::lock_guard lock(deliveries_mutex_);
+    deliveries_.push_back(delivery);
+    start = !storing_;
+    storing_ = true;
   }
-  co_return std::move(*job->result);
+  if (start) asio::post(*storer_, [this] { store_deliveries(); });
+  // The results are set on this thread: nothing can complete between the test and the wait.
+  if (!delivery->batch_receipt && !delivery->withdrawal_receipt) {
+    [[maybe_unused]] auto [ec] = co_await delivery->done.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
+void SyncService::store_deliveries() {
+  const auto finish = [this](const std::shared_ptr<Delivery>& d, auto result) {
+    asio::post(io_, [d, result = std::move(result)]() mutable {
+      if constexpr (std::is_same_v<decltype(result), Result<protocol::BatchReceipt>>) {
+        d->batch_receipt = std::move(result);
+      } else {
+        d->withdrawal_receipt = std::move(result);
+      }
+      d->done.cancel();
+    });
+  };
+  for (;;) {
+    std::vector<std::shared_ptr<Delivery>> taken;
+    {
+      std::lock_guard lock(deliveries_mutex_);
+      if (deliveries_.empty()) {
+        storing_ = false;
+        return;
+      }
+      taken.assign(deliveries_.begin(), deliveries_.end());
+      deliveries_.clear();
+    }
+    // In arrival order. The batches that arrived one after another while the last commit ran
+    // share the next one (group commit); a withdrawal commits on its own, between them.
+    for (size_t i = 0; i < taken.size();) {
+      if (taken[i]->withdrawal) {
+        Result<protocol::WithdrawalReceipt> r = make_error(Errc::kInternal, "storing failed");
+        try {
+          r = inbox_.receive_withdrawal(taken[i]->batch.peer, *taken[i]->withdrawal);
+        } catch (const std::exception& e) {  // a bug; the peer gets an error, the thread lives
+          r = make_error(Errc::kInternal, fmt::format("storing failed: {}", e.what()));
+        }
+        finish(taken[i], std::move(r));
+        ++i;
+        continue;
+      }
+      std::vector<Inbox::BatchDelivery> run;
+      for (size_t j = i; j < taken.size() && !taken[j]->withdrawal; ++j) run.push_back(taken[j]->batch);
+      std::vector<Result<protocol::BatchReceipt>> results;
+      try {
+        results = inbox_.receive_batches(run);
+      } catch (const std::exception& e) {
+        results.assign(run.size(), make_error(Errc::kInternal, fmt::format("storing failed: {}", e.what())));
+      }
+      for (size_t k = 0; k < run.size(); ++k) finish(taken[i + k], std::move(results[k]));
+      i += run.size();
+    }
+  }
 }
 
 asio::awaitable<std::optional<protocol::Message>> SyncService::handle(const net::PeerIdentity& peer,
@@ -112,8 +164,10 @@ asio::awaitable<std::optional<protocol::Message>> SyncService::handle(const net:
   };
   if (const auto* batch = message.get<protocol::RecordBatch>()) {
     // The message and the agreement outlive the wait: this coroutine holds them.
-    auto receipt = co_await on_storer<Result<protocol::BatchReceipt>>(
-        [&] { return inbox_.receive_batch(peer.org, *batch, agreement.get()); });
+    auto delivery = std::make_shared<Delivery>(io_);
+    delivery->batch = Inbox::BatchDelivery{peer.org, batch, agreement.get()};
+    co_await deliver(delivery);
+    auto& receipt = *delivery->batch_receipt;
     if (!receipt) {
       spdlog::warn("batch from {} refused: {}", peer.org.str(), receipt.error().what);
       co_return as_error(receipt.error());
@@ -123,8 +177,11 @@ asio::awaitable<std::optional<protocol::Message>> SyncService::handle(const net:
     co_return protocol::Message{message.request_id, std::move(receipt).value()};
   }
   if (const auto* withdrawal = message.get<protocol::Withdrawal>()) {
-    auto receipt = co_await on_storer<Result<protocol::WithdrawalReceipt>>(
-        [&] { return inbox_.receive_withdrawal(peer.org, *withdrawal); });
+    auto delivery = std::make_shared<Delivery>(io_);
+    delivery->batch.peer = peer.org;
+    delivery->withdrawal = withdrawal;
+    co_await deliver(delivery);
+    auto& receipt = *delivery->withdrawal_receipt;
     if (!receipt) co_return as_error(receipt.error());
     spdlog::info("withdrawal from {}: {} record(s) deleted", peer.org.str(), receipt.value().deleted);
     co_return protocol::Message{message.request_id, std::move(receipt).value()};

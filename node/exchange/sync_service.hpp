@@ -13,16 +13,20 @@
 // committed receipt; the receiver is idempotent, so nothing is lost or duplicated.
 //
 // Threading: like node/net, everything runs on the node's single io_context thread: call every
-// method from it. The one exception is internal: the next step of a sync is planned
-// (Outbox::plan, reads only) on a planner thread the service owns, and its result is handed
-// back to the io thread. At most one sync runs per peer at a time; a second request waits.
+// method from it. Two exceptions are internal, each a thread the service owns whose results
+// are handed back to the io thread: the next steps of a sync are planned (Outbox::plan, reads
+// only) on the planner thread, and what peers send is stored (Inbox) on the storer thread, in
+// arrival order, batches that queued up while a commit ran sharing the next one. At most one
+// sync runs per peer at a time; a second request waits.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -139,9 +143,15 @@ class SyncService {
   // the io thread reads and decodes the next batch. One thread, so batches and withdrawals
   // are applied in the order they arrived. Joined by the destructor, like the planner.
   std::unique_ptr<boost::asio::thread_pool> storer_;
-  // Runs f on the storer thread and resumes on the io thread with its result.
-  template <class T, class F>
-  boost::asio::awaitable<T> on_storer(F f);
+  // Batches and withdrawals waiting for the storer, oldest first, and whether it is at them.
+  struct Delivery;
+  std::mutex deliveries_mutex_;
+  std::deque<std::shared_ptr<Delivery>> deliveries_;  // guarded by deliveries_mutex_
+  bool storing_ = false;                              // guarded by deliveries_mutex_
+  // Queues a delivery for the storer and resumes on the io thread when its result is in.
+  boost::asio::awaitable<void> deliver(std::shared_ptr<Delivery> delivery);
+  // On the storer thread: stores what is queued, in order, until nothing is.
+  void store_deliveries();
 };
 
 }  // namespace jisr::exchange

@@ -420,6 +420,56 @@ TEST_CASE("in-flight markers: a step that never commits still counts as held", "
   }
 }
 
+TEST_CASE("batches that arrive together share one commit, each with its own receipt; a refused one stays refused",
+          "[exchange][sync]") {
+  FakeClock clock(from_unix_ms(1'780'000'000'000));
+  Node platform("mpfp");
+  Node institution("iimp");
+  auto share = example("mpfp-to-iimp.yaml");
+  auto accept = example("iimp-to-mpfp.yaml");
+  store::RecordStore records(*platform.env);
+  REQUIRE(platform.env->write([&](store::WriteTxn& t) -> Result<void> {
+    for (const char* id : {"r1", "r2", "r3"}) {
+      JISR_TRY(records.put(t, RecordId(id), consented("أحمد")));
+    }
+    return ok();
+  }));
+  NodeLimits limits;
+  limits.batch_records = 1;
+  Outbox outbox(*platform.env, platform.audit, clock, limits);
+  auto first = outbox.plan(*share).value();
+  auto second = outbox.plan(*share, first.to_seq).value();
+  auto third = outbox.plan(*share, second.to_seq).value();
+  REQUIRE(first.batch);
+  REQUIRE(second.batch);
+  REQUIRE(third.batch);
+  protocol::RecordBatch off_purpose = *second.batch;
+  off_purpose.purpose = "marketing";
+  Inbox inbox = inbox_of(institution, clock);
+  const std::vector<Inbox::BatchDelivery> together{{platform.self, &*first.batch, accept.get()},
+                                                   {platform.self, &off_purpose, accept.get()},
+                                                   {platform.self, &*third.batch, accept.get()}};
+  const auto head_before = [&] {
+    auto txn = institution.env->read().value();
+    return audit::AuditLog::head(txn).value().seq;
+  }();
+  auto results = inbox.receive_batches(together);
+  REQUIRE(results.size() == 3);
+  REQUIRE(results[0]);
+  REQUIRE_FALSE(results[1]);
+  CHECK(results[1].error().code == Errc::kDenied);
+  REQUIRE(results[2]);
+  // Each receipt names its own batch and verifies for it alone.
+  PeerPublicKey institution_key{institution.key.public_key};
+  CHECK(Outbox::verify_batch_receipt(first, results[0].value(), platform.self, institution_key));
+  CHECK(Outbox::verify_batch_receipt(third, results[2].value(), platform.self, institution_key));
+  CHECK_FALSE(Outbox::verify_batch_receipt(first, results[2].value(), platform.self, institution_key));
+  CHECK(held_ids(institution, "mpfp") == std::set<std::string>{"r1", "r3"});
+  // Logged: the refusal, and each stored batch's batch_received entry.
+  auto txn = institution.env->read().value();
+  CHECK(audit::AuditLog::head(txn).value().seq == head_before + 3);
+}
+
 TEST_CASE("a batch from a peer without an agreement in force is refused and logged", "[exchange][sync]") {
   FakeClock clock(from_unix_ms(1'780'000'000'000));
   Node institution("iimp");
