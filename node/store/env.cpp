@@ -135,55 +135,39 @@ WriteTxn::~WriteTxn() {
   if (txn_) mdb_txn_abort(txn_);
 }
 
-Result<void> WriteTxn::put_flags(Table table, std::string_view key, std::string_view value,
-                                 unsigned flags) {
+Result<bool> WriteTxn::appended(Table table, std::string_view key, std::string_view value) {
   if (key.empty() || key.size() > 511) {
     return make_error(Errc::kInvalidInput, "store: key empty or longer than 511 bytes",
                       std::string(table_name(table)));
   }
+  const uint32_t bit = 1u << static_cast<unsigned>(table);
+  if (unsorted_ & bit) return false;
+  const int rc = append_at_tail(table, key, value);
+  if (rc == 0) return true;
+  if (rc != MDB_KEYEXIST) {
+    if (rc == MDB_MAP_FULL) map_full_ = true;
+    return lmdb_error(rc, fmt::format("put into {}", table_name(table)));
+  }
+  unsorted_ |= bit;  // nothing was written; from now on this table is written the plain way
+  return false;
+}
+
+Result<void> WriteTxn::put(Table table, std::string_view key, std::string_view value) {
+  JISR_TRY(const bool done, appended(table, key, value));
+  if (done) return ok();
   forget_tail(table);
   MDB_val k = to_val(key);
   MDB_val v = to_val(value);
-  const int rc = mdb_put(txn_, dbi(table), &k, &v, flags);
+  const int rc = mdb_put(txn_, dbi(table), &k, &v, 0);
   if (rc == MDB_MAP_FULL) map_full_ = true;
   if (rc != 0) return lmdb_error(rc, fmt::format("put into {}", table_name(table)));
   return ok();
 }
 
-Result<void> WriteTxn::put(Table table, std::string_view key, std::string_view value) {
-  if (key.empty() || key.size() > 511) {
-    return make_error(Errc::kInvalidInput, "store: key empty or longer than 511 bytes",
-                      std::string(table_name(table)));
-  }
-  const uint32_t bit = 1u << static_cast<unsigned>(table);
-  if (!(unsorted_ & bit)) {
-    const int rc = append_at_tail(table, key, value);
-    if (rc == 0) return ok();
-    if (rc != MDB_KEYEXIST) {
-      if (rc == MDB_MAP_FULL) map_full_ = true;
-      return lmdb_error(rc, fmt::format("put into {}", table_name(table)));
-    }
-    unsorted_ |= bit;  // nothing was written: the plain put below replaces or inserts
-  }
-  return put_flags(table, key, value, 0);
-}
-
 Result<std::optional<std::string_view>> WriteTxn::insert(Table table, std::string_view key,
                                                          std::string_view value) {
-  if (key.empty() || key.size() > 511) {
-    return make_error(Errc::kInvalidInput, "store: key empty or longer than 511 bytes",
-                      std::string(table_name(table)));
-  }
-  const uint32_t bit = 1u << static_cast<unsigned>(table);
-  if (!(unsorted_ & bit)) {
-    const int rc = append_at_tail(table, key, value);
-    if (rc == 0) return std::optional<std::string_view>();
-    if (rc != MDB_KEYEXIST) {
-      if (rc == MDB_MAP_FULL) map_full_ = true;
-      return lmdb_error(rc, fmt::format("put into {}", table_name(table)));
-    }
-    unsorted_ |= bit;
-  }
+  JISR_TRY(const bool done, appended(table, key, value));
+  if (done) return std::optional<std::string_view>();
   forget_tail(table);
   MDB_val k = to_val(key);
   MDB_val v = to_val(value);

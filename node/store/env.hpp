@@ -140,7 +140,10 @@ class WriteTxn : public TxnView {
   friend class Env;
   WriteTxn(Env* env, MDB_txn* txn, std::shared_lock<std::shared_mutex> lock)
       : TxnView(env, txn), lock_(std::move(lock)) {}
-  Result<void> put_flags(Table table, std::string_view key, std::string_view value, unsigned flags);
+  // Checks the key, then appends it at the table's tail unless this transaction already met a
+  // key of that table that did not sort last: true when appended, false when the caller
+  // writes the plain way (nothing was written).
+  Result<bool> appended(Table table, std::string_view key, std::string_view value);
   // Appends through the table's tail cursor: 0 or an LMDB error code (MDB_KEYEXIST when key is
   // not greater than the last key; nothing is written then).
   int append_at_tail(Table table, std::string_view key, std::string_view value);
