@@ -14,8 +14,6 @@
 #include <span>
 #include <vector>
 
-#include <optional>
-
 #include "node/audit/audit_log.hpp"
 #include "node/core/clock.hpp"
 #include "node/core/record_schema.hpp"

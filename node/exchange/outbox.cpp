@@ -69,7 +69,7 @@ Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement,
   plan.agreement_id = agreement.id().str();
   plan.policy_version = agreement.version();
   plan.purpose = agreement.purposes().empty() ? std::string() : agreement.purposes().front();
-  plan.from_seq = after ? *after : state.policy_version == agreement.version() ? state.acked_seq : 0;
+  plan.from_seq = after ? *after : state.acked_under(agreement.version());
   plan.to_seq = plan.from_seq;
 
   protocol::RecordBatch batch;
@@ -81,7 +81,7 @@ Result<SyncPlan> Outbox::plan(const policies::CompiledAgreement& agreement,
   // into this read transaction, which lives as long as the plan).
   boost::unordered_flat_set<std::string_view> marked;
   if (uncommitted) {
-    uncommitted->forget_committed(state.policy_version == agreement.version() ? state.acked_seq : 0);
+    uncommitted->forget_committed(state.acked_under(agreement.version()));
   } else {
     JISR_TRY(for_each_in_flight(txn, peer, [&](std::string_view, const std::vector<std::string_view>& ids) {
       marked.insert(ids.begin(), ids.end());
@@ -253,7 +253,7 @@ Result<void> Outbox::commit(const SyncPlan& plan,
   const TimePoint now = clock_.now();
   return env_.write([&](store::WriteTxn& txn) -> Result<void> {
     JISR_TRY(auto state, load_outbox_state(txn, plan.peer));
-    const uint64_t base = state.policy_version == plan.policy_version ? state.acked_seq : 0;
+    const uint64_t base = state.acked_under(plan.policy_version);
     if (base != plan.from_seq) {
       return make_error(Errc::kConflict, "the outbox moved while this step was in flight", plan.peer.str());
     }
@@ -396,8 +396,7 @@ Result<OutboxState> Outbox::state(const OrgId& peer) {
 Result<uint64_t> Outbox::pending(const OrgId& peer, const std::string& policy_version) {
   JISR_TRY(auto txn, env_.read());
   JISR_TRY(auto state, load_outbox_state(txn, peer));
-  const uint64_t acked = state.policy_version == policy_version ? state.acked_seq : 0;
-  return records_.count_changes_since(txn, acked);
+  return records_.count_changes_since(txn, state.acked_under(policy_version));
 }
 
 }  // namespace jisr::exchange

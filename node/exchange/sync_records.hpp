@@ -38,6 +38,8 @@ struct OutboxState {
   std::string policy_version;   // hex; when the agreement changes, the outbox re-evaluates all
   int64_t last_receipt_ms = 0;  // receiver time of the last receipt
   uint64_t receipts = 0;        // receipts received so far
+  // What is acknowledged under an agreement version: nothing when the version changed since.
+  uint64_t acked_under(std::string_view version) const { return policy_version == version ? acked_seq : 0; }
 };
 
 // Per (peer, record): what the peer was last given.

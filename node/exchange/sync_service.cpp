@@ -497,7 +497,7 @@ nlohmann::json SyncService::status() const {
                      {"policy_version", entry.agreement->short_version()}};
     if (auto pending = outbox_.pending(org, entry.agreement->version())) p["pending"] = pending.value();
     if (auto st = outbox_.state(org)) {
-      p["acked_seq"] = st.value().policy_version == entry.agreement->version() ? st.value().acked_seq : 0;
+      p["acked_seq"] = st.value().acked_under(entry.agreement->version());
       p["receipts"] = st.value().receipts;
       if (st.value().last_receipt_ms > 0) {
         p["last_receipt"] = format_utc(from_unix_ms(st.value().last_receipt_ms));
