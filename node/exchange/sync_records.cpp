@@ -84,15 +84,9 @@ Result<void> save_outbox_state(store::WriteTxn& txn, const OrgId& peer, const Ou
   return txn.put(store::Table::kOutboxState, peer.str(), w.str());
 }
 
-Result<std::optional<SentState>> load_sent_state(const store::TxnView& txn, const OrgId& peer,
-                                                 const RecordId& id) {
-  store::TableLookup sent(txn, store::Table::kSentState);
-  return load_sent_state(sent, peer, id);
-}
-
-Result<std::optional<SentState>> load_sent_state(store::TableLookup& sent, const OrgId& peer,
-                                                 const RecordId& id) {
-  auto v = sent.get(peer_key(peer, id.str()));
+namespace {
+// The sent state a sent-state value holds (nullopt: none).
+Result<std::optional<SentState>> sent_state_of(std::optional<std::string_view> v) {
   if (!v) return std::optional<SentState>();
   ByteReader r(*v);
   auto fmt = r.u8();
@@ -101,6 +95,17 @@ Result<std::optional<SentState>> load_sent_state(store::TableLookup& sent, const
   auto in_doubt = r.u8();
   if (!fmt || *fmt != kFormat || !version || !digest || !in_doubt) return corrupt("sent state");
   return std::optional<SentState>(SentState{*version, std::string(*digest), *in_doubt != 0});
+}
+}  // namespace
+
+Result<std::optional<SentState>> load_sent_state(const store::TxnView& txn, const OrgId& peer,
+                                                 const RecordId& id) {
+  return sent_state_of(txn.get(store::Table::kSentState, peer_key(peer, id.str())));
+}
+
+Result<std::optional<SentState>> load_sent_state(store::TableLookup& sent, const OrgId& peer,
+                                                 const RecordId& id) {
+  return sent_state_of(sent.get(peer_key(peer, id.str())));
 }
 
 Result<void> save_sent_state(store::WriteTxn& txn, const OrgId& peer, const RecordId& id,

@@ -93,33 +93,22 @@ uint64_t TxnView::count(Table table) const {
   return st.ms_entries;
 }
 
-Result<uint64_t> TxnView::count_from(Table table, std::string_view from) const {
+Result<uint64_t> TxnView::count_keys(Table table, std::string_view from, KeySide side) const {
+  if (side == KeySide::kBefore && from.empty()) return uint64_t{0};  // nothing sorts before ""
   MDB_cursor* cursor = nullptr;
   if (int rc = mdb_cursor_open(txn_, dbi(table), &cursor); rc != 0) return lmdb_error(rc, "cursor");
   MDB_val k = to_val(from);
   MDB_val v;
   uint64_t n = 0;
+  // Positioned on the first key >= from; walked forward over it and the rest, or back over the
+  // keys before it (from the last key when every key is before `from`).
   int rc = from.empty() ? mdb_cursor_get(cursor, &k, &v, MDB_FIRST) : mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
-  for (; rc == 0; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) ++n;
-  mdb_cursor_close(cursor);
-  if (rc != MDB_NOTFOUND) return lmdb_error(rc, "count");
-  return n;
-}
-
-Result<uint64_t> TxnView::count_before(Table table, std::string_view from) const {
-  if (from.empty()) return uint64_t{0};  // nothing sorts before ""
-  MDB_cursor* cursor = nullptr;
-  if (int rc = mdb_cursor_open(txn_, dbi(table), &cursor); rc != 0) return lmdb_error(rc, "cursor");
-  MDB_val k = to_val(from);
-  MDB_val v;
-  uint64_t n = 0;
-  // From the first key >= from, or from the last key when every key is before it, walk back.
-  int rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
-  if (rc == MDB_NOTFOUND) {
-    rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST);
-    if (rc == 0) ++n;
+  if (side == KeySide::kFrom) {
+    for (; rc == 0; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) ++n;
+  } else {
+    if (rc == MDB_NOTFOUND && (rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST)) == 0) ++n;
+    while (rc == 0 && (rc = mdb_cursor_get(cursor, &k, &v, MDB_PREV)) == 0) ++n;
   }
-  while (rc == 0 && (rc = mdb_cursor_get(cursor, &k, &v, MDB_PREV)) == 0) ++n;
   mdb_cursor_close(cursor);
   if (rc != MDB_NOTFOUND) return lmdb_error(rc, "count");
   return n;

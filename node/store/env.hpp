@@ -55,9 +55,10 @@ class TxnView {
   std::optional<std::pair<std::string_view, std::string_view>> last(Table table) const;
   // Number of entries.
   uint64_t count(Table table) const;
-  // Number of keys >= from, and of keys < from: a cursor walk over one side, no values read.
-  Result<uint64_t> count_from(Table table, std::string_view from) const;
-  Result<uint64_t> count_before(Table table, std::string_view from) const;
+  // Number of keys >= from (kFrom) or < from (kBefore): a cursor walk over that side only,
+  // no values read.
+  enum class KeySide { kFrom, kBefore };
+  Result<uint64_t> count_keys(Table table, std::string_view from, KeySide side) const;
 
  protected:
   TxnView(Env* env, MDB_txn* txn) : env_(env), txn_(txn) {}

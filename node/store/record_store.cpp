@@ -148,19 +148,24 @@ Result<std::optional<Record>> RecordStore::get(const TxnView& txn, const RecordI
   return std::optional<Record>(Record{id, encoded->version, encoded->seq, std::move(fields)});
 }
 
-Result<std::optional<EncodedRecord>> RecordStore::get_encoded(const TxnView& txn,
-                                                              std::string_view id) const {
-  TableLookup records(txn, Table::kRecords);
-  return get_encoded(records, id);
-}
-
-Result<std::optional<EncodedRecord>> RecordStore::get_encoded(TableLookup& records,
-                                                              std::string_view id) const {
-  auto value = records.get(id);
+namespace {
+// The live record a records-table value holds (nullopt: absent or deleted).
+Result<std::optional<EncodedRecord>> encoded_of(std::optional<std::string_view> value) {
   if (!value) return std::optional<EncodedRecord>();
   JISR_TRY(auto stored, decode_stored(*value));
   if (stored.deleted) return std::optional<EncodedRecord>();
   return std::optional<EncodedRecord>(EncodedRecord{stored.version, stored.seq, stored.fields});
+}
+}  // namespace
+
+Result<std::optional<EncodedRecord>> RecordStore::get_encoded(const TxnView& txn,
+                                                              std::string_view id) const {
+  return encoded_of(txn.get(Table::kRecords, id));
+}
+
+Result<std::optional<EncodedRecord>> RecordStore::get_encoded(TableLookup& records,
+                                                              std::string_view id) const {
+  return encoded_of(records.get(id));
 }
 
 Result<void> RecordStore::for_each(const TxnView& txn,
@@ -223,10 +228,10 @@ Result<uint64_t> RecordStore::count_changes_since(const TxnView& txn, uint64_t a
   const std::string from = be64_key(after + 1);
   // Sequence numbers spread over the log: the side with fewer of them is likely the shorter walk.
   if (after - *first_seq < *last_seq - after) {
-    JISR_TRY(const uint64_t before, txn.count_before(Table::kChanges, from));
+    JISR_TRY(const uint64_t before, txn.count_keys(Table::kChanges, from, TxnView::KeySide::kBefore));
     return total - before;
   }
-  return txn.count_from(Table::kChanges, from);
+  return txn.count_keys(Table::kChanges, from, TxnView::KeySide::kFrom);
 }
 
 }  // namespace jisr::store
