@@ -579,12 +579,10 @@ Result<Message> decode_words(const capnp::word* data, size_t bytes, const Decode
 }  // namespace
 
 Result<Message> decode_payload(std::string_view payload, const DecodeLimits& limits) {
-  if (payload.empty()) return malformed("empty frame");
-  if (payload.size() > limits.max_frame_bytes) return malformed("frame exceeds the size limit");
-  if (payload.size() % sizeof(capnp::word) != 0) return malformed("frame is not a whole number of words");
-  // Copy into word-aligned memory: the caller's bytes have no alignment guarantee.
-  auto words = kj::heapArray<capnp::word>(payload.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), payload.data(), payload.size());
+  // Copy into word-aligned memory (the caller's bytes have no alignment guarantee); the
+  // payload's size is checked by decode_words.
+  auto words = kj::heapArray<capnp::word>((payload.size() + sizeof(capnp::word) - 1) / sizeof(capnp::word));
+  if (!payload.empty()) std::memcpy(words.begin(), payload.data(), payload.size());
   return decode_words(words.begin(), payload.size(), limits);
 }
 
