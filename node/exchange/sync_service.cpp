@@ -5,7 +5,7 @@
 
 #include <deque>
 #include <mutex>
-#include <type_traits>
+#include <variant>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -29,6 +29,29 @@ constexpr auto kBusyPoll = std::chrono::milliseconds(20);
 // Steps per sync call before yielding to the poll loop again (bounds one call's duration).
 constexpr uint64_t kMaxStepsPerSync = 100'000;
 }  // namespace
+
+// A result made on another thread (the planner's, the storer's) for the io thread:
+// hand_over() posts it there and wakes wait(), which resumes on the io thread once it is in.
+template <class T>
+struct Handoff {
+  explicit Handoff(asio::io_context& io) : done(io, std::chrono::steady_clock::time_point::max()) {}
+  // Nothing else runs on the io thread between the test and the wait: no wake-up is missed.
+  asio::awaitable<void> wait() {
+    if (!result) {
+      [[maybe_unused]] auto [ec] = co_await done.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
+  std::optional<T> result;  // set on the io thread
+  asio::steady_timer done;  // cancelled when the result is in
+};
+
+template <class H, class T>
+void hand_over(asio::io_context& io, std::shared_ptr<H> to, T value) {
+  asio::post(io, [to = std::move(to), value = std::move(value)]() mutable {
+    to->result = std::move(value);
+    to->done.cancel();
+  });
+}
 
 SyncService::SyncService(asio::io_context& io, net::PeerNetwork& network,
                          const policies::PolicyHolder& policies, Outbox& outbox, Inbox& inbox,
@@ -76,15 +99,15 @@ void SyncService::on_peer_connected(const net::PeerIdentity& peer) {
       asio::detached);
 }
 
+// What the storer made of a batch or a withdrawal: its receipt, or why not.
+using StoreResult = std::variant<Result<protocol::BatchReceipt>, Result<protocol::WithdrawalReceipt>>;
+
 // A batch or a withdrawal from a peer, handed to the storer in arrival order; its result comes
 // back on the io thread.
-struct SyncService::Delivery {
-  explicit Delivery(asio::io_context& io) : done(io, std::chrono::steady_clock::time_point::max()) {}
-  Inbox::BatchDelivery batch;                       // .batch set for a batch; .peer always
+struct SyncService::Delivery : Handoff<StoreResult> {
+  using Handoff::Handoff;
+  Inbox::BatchDelivery batch;                        // .batch set for a batch; .peer always
   const protocol::Withdrawal* withdrawal = nullptr;  // set for a withdrawal
-  std::optional<Result<protocol::BatchReceipt>> batch_receipt;
-  std::optional<Result<protocol::WithdrawalReceipt>> withdrawal_receipt;
-  asio::steady_timer done;  // cancelled on the io thread when the result is in
 };
 
 asio::awaitable<void> SyncService::deliver(std::shared_ptr<Delivery> delivery) {
@@ -96,22 +119,12 @@ asio::awaitable<void> SyncService::deliver(std::shared_ptr<Delivery> delivery) {
     storing_ = true;
   }
   if (start) asio::post(*storer_, [this] { store_deliveries(); });
-  // The results are set on this thread: nothing can complete between the test and the wait.
-  if (!delivery->batch_receipt && !delivery->withdrawal_receipt) {
-    [[maybe_unused]] auto [ec] = co_await delivery->done.async_wait(asio::as_tuple(asio::use_awaitable));
-  }
+  co_await delivery->wait();
 }
 
 void SyncService::store_deliveries() {
   const auto finish = [this](const std::shared_ptr<Delivery>& d, auto result) {
-    asio::post(io_, [d, result = std::move(result)]() mutable {
-      if constexpr (std::is_same_v<decltype(result), Result<protocol::BatchReceipt>>) {
-        d->batch_receipt = std::move(result);
-      } else {
-        d->withdrawal_receipt = std::move(result);
-      }
-      d->done.cancel();
-    });
+    hand_over(io_, d, StoreResult(std::move(result)));
   };
   for (;;) {
     std::vector<std::shared_ptr<Delivery>> taken;
@@ -167,7 +180,7 @@ asio::awaitable<std::optional<protocol::Message>> SyncService::handle(const net:
     auto delivery = std::make_shared<Delivery>(io_);
     delivery->batch = Inbox::BatchDelivery{peer.org, batch, agreement.get()};
     co_await deliver(delivery);
-    auto& receipt = *delivery->batch_receipt;
+    auto& receipt = std::get<Result<protocol::BatchReceipt>>(*delivery->result);
     if (!receipt) {
       spdlog::warn("batch from {} refused: {}", peer.org.str(), receipt.error().what);
       co_return as_error(receipt.error());
@@ -181,7 +194,7 @@ asio::awaitable<std::optional<protocol::Message>> SyncService::handle(const net:
     delivery->batch.peer = peer.org;
     delivery->withdrawal = withdrawal;
     co_await deliver(delivery);
-    auto& receipt = *delivery->withdrawal_receipt;
+    auto& receipt = std::get<Result<protocol::WithdrawalReceipt>>(*delivery->result);
     if (!receipt) co_return as_error(receipt.error());
     spdlog::info("withdrawal from {}: {} record(s) deleted", peer.org.str(), receipt.value().deleted);
     co_return protocol::Message{message.request_id, std::move(receipt).value()};
@@ -217,10 +230,8 @@ struct SyncService::StepReplies {
   std::optional<Result<protocol::Message>> batch;
 };
 
-struct SyncService::PlannedStep {
-  explicit PlannedStep(asio::io_context& io) : done(io, std::chrono::steady_clock::time_point::max()) {}
-  asio::steady_timer done;                // cancelled when the result is in (on the io thread)
-  std::optional<Result<SyncPlan>> result;
+struct SyncService::PlannedStep : Handoff<Result<SyncPlan>> {
+  using Handoff::Handoff;
 };
 
 // What the planner thread carries from one plan of a sync to the next; touched only there.
@@ -251,10 +262,7 @@ std::shared_ptr<SyncService::PlannedStep> SyncService::plan_on_planner(
         chain->finished = true;
       }
     }
-    asio::post(io_, [step, plan = std::move(plan)]() mutable {
-      step->result = std::move(plan);
-      step->done.cancel();
-    });
+    hand_over(io_, step, std::move(plan));
   });
   return step;
 }
@@ -365,14 +373,9 @@ asio::awaitable<Result<SyncOutcome>> SyncService::run_sync(const OrgId& peer) {
       ++planned;
     }
   };
-  const auto planned_step = [&](PlannedStep& step) -> asio::awaitable<void> {
-    if (!step.result) {
-      [[maybe_unused]] auto [ec] = co_await step.done.async_wait(asio::as_tuple(asio::use_awaitable));
-    }
-  };
   const auto next_planned = [&]() -> asio::awaitable<Result<std::optional<SyncPlan>>> {
     if (ahead.empty()) co_return std::optional<SyncPlan>();
-    co_await planned_step(*ahead.front());
+    co_await ahead.front()->wait();
     auto plan = std::move(*ahead.front()->result);
     ahead.pop_front();
     if (!plan) co_return plan.error();
@@ -391,7 +394,7 @@ asio::awaitable<Result<SyncOutcome>> SyncService::run_sync(const OrgId& peer) {
   // planned, so a later sync never runs beside its leftovers (each ends by answer, error or
   // timeout).
   const auto drain = [&]() -> asio::awaitable<void> {
-    for (auto& step : ahead) co_await planned_step(*step);
+    for (auto& step : ahead) co_await step->wait();
     for (auto& step : window) {
       if (step.replies->outstanding > 0) {
         [[maybe_unused]] auto [ec] = co_await step.replies->done.async_wait(asio::as_tuple(asio::use_awaitable));
